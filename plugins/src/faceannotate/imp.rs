@@ -1,0 +1,250 @@
+//! faceannotate: draws each face's box with its name and emotion.
+//!
+//! The drawing is a `GstVideoOverlayComposition` (one small rectangle per face). When
+//! downstream says in the allocation query that it renders that meta (e.g. a GL sink)
+//! it is attached and the frame itself stays untouched; otherwise it is blended into
+//! the frame, as textoverlay does.
+
+use crate::{meta, video};
+use faceengine::draw::{FaceLabel, person_colour, render_face};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::BaseTransformMode;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+use std::sync::{LazyLock, Mutex};
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("faceannotate", gst::DebugColorFlags::empty(), Some("Face annotation")));
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    show_confidence: bool,
+}
+
+#[allow(clippy::derivable_impls)]
+impl Default for Settings {
+    fn default() -> Self {
+        Self { show_confidence: false }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    info: Option<gst_video::VideoInfo>,
+    /// Whether downstream renders overlay composition metas; asked once per caps.
+    attach: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct FaceAnnotate {
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceAnnotate {
+    const NAME: &'static str = "GstFaceAnnotate";
+    type Type = super::FaceAnnotate;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for FaceAnnotate {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecBoolean::builder("show-confidence")
+                    .nick("Show confidence")
+                    .blurb("Append the identity similarity and emotion probability to the labels")
+                    .default_value(false)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "show-confidence" => s.show_confidence = value.get().unwrap_or(false),
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "show-confidence" => s.show_confidence.to_value(),
+            _ => pspec.default_value().clone(),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceAnnotate {}
+
+impl ElementImpl for FaceAnnotate {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face annotation overlay",
+                "Filter/Effect/Video",
+                "Draws each face's box with its name and emotion underneath, one colour per person",
+                "gst-face developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = video::caps();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl FaceAnnotate {
+    fn downstream_renders_overlays(&self) -> bool {
+        let src = self.obj().static_pad("src").expect("basetransform has a src pad");
+        let mut q = gst::query::Allocation::new(src.current_caps().as_ref(), false);
+        src.peer_query(&mut q)
+            && q.find_allocation_meta::<gst_video::VideoOverlayCompositionMeta>()
+                .is_some()
+    }
+
+    fn label_lines(face: &meta::FaceInfo, show_confidence: bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some((name, _, sim)) = &face.identity {
+            lines.push(if show_confidence {
+                format!("{name} {sim:.2}")
+            } else {
+                name.clone()
+            });
+        }
+        if let Some(e) = &face.emotion {
+            lines.push(if show_confidence {
+                format!("{} {:.0}%", e.label, e.confidence * 100.0)
+            } else {
+                e.label.clone()
+            });
+        }
+        lines
+    }
+}
+
+fn composition(sprites: Vec<faceengine::draw::Sprite>) -> Option<gst_video::VideoOverlayComposition> {
+    let rects: Vec<gst_video::VideoOverlayRectangle> = sprites
+        .into_iter()
+        .map(|s| {
+            let (w, h, x, y) = (s.width as u32, s.height as u32, s.x, s.y);
+            let mut buffer = gst::Buffer::from_mut_slice(s.bgra);
+            // The overlay API's "RGB" format is BGRA in memory on little-endian machines,
+            // which is the byte order the sprite uses.
+            gst_video::VideoMeta::add(
+                buffer.get_mut().expect("new buffer is writable"),
+                gst_video::VideoFrameFlags::empty(),
+                gst_video::VideoFormat::Bgra,
+                w,
+                h,
+            )
+            .ok()?;
+            Some(gst_video::VideoOverlayRectangle::new_raw(
+                &buffer,
+                x,
+                y,
+                w,
+                h,
+                gst_video::VideoOverlayFormatFlags::empty(),
+            ))
+        })
+        .collect::<Option<_>>()?;
+    if rects.is_empty() {
+        None
+    } else {
+        Some(gst_video::VideoOverlayComposition::new(rects.iter()).ok()?)
+    }
+}
+
+impl BaseTransformImpl for FaceAnnotate {
+    const MODE: BaseTransformMode = BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::default();
+        Ok(())
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let settings = *self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let (info, attach) = {
+            let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            (st.info.clone().ok_or(gst::FlowError::NotNegotiated)?, st.attach)
+        };
+        let faces = meta::faces(buf, info.width(), info.height());
+        if faces.is_empty() {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let attach = match attach {
+            Some(a) => a,
+            None => {
+                let a = self.downstream_renders_overlays();
+                gst::debug!(CAT, imp = self, "downstream renders overlay metas: {a}");
+                self.state.lock().unwrap_or_else(|e| e.into_inner()).attach = Some(a);
+                a
+            }
+        };
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let sprites = faces
+            .iter()
+            .filter_map(|f| {
+                let id = f.identity.as_ref().map_or(-1, |(_, id, _)| *id);
+                let label = FaceLabel {
+                    bbox: f.bbox,
+                    colour: person_colour(id),
+                    lines: Self::label_lines(f, settings.show_confidence),
+                };
+                render_face(&label, w, h)
+            })
+            .collect();
+        let Some(comp) = composition(sprites) else {
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        if attach {
+            gst_video::VideoOverlayCompositionMeta::add(buf, &comp);
+        } else {
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buf, &info).map_err(|_| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map the frame for writing"]);
+                gst::FlowError::Error
+            })?;
+            if comp.blend(&mut frame).is_err() {
+                gst::warning!(CAT, imp = self, "blending the overlay failed");
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl VideoFilterImpl for FaceAnnotate {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.info = Some(in_info.clone());
+        st.attach = None;
+        drop(st);
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}

@@ -1,0 +1,252 @@
+//! facedetect: finds faces with YuNet and attaches one ROI meta per face.
+
+use crate::{meta, video};
+use faceengine::backend::{self, BackendKind};
+use faceengine::detect::{DetectorConfig, YuNet};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::BaseTransformMode;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("facedetect", gst::DebugColorFlags::empty(), Some("Face detection")));
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model: PathBuf,
+    config: DetectorConfig,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: faceengine::default_model("yunet.onnx"),
+            config: DetectorConfig::default(),
+        }
+    }
+}
+
+struct State {
+    detector: YuNet,
+    info: Option<gst_video::VideoInfo>,
+    /// Consecutive frames that failed; reported once per run of failures.
+    failing: u64,
+}
+
+#[derive(Default)]
+pub struct FaceDetect {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceDetect {
+    const NAME: &'static str = "GstFaceDetect";
+    type Type = super::FaceDetect;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for FaceDetect {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = DetectorConfig::default();
+            vec![
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb("Path of the YuNet ONNX model (default: the bundled yunet.onnx)")
+                    .default_value(Some(Settings::default().model.to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("threshold")
+                    .nick("Score threshold")
+                    .blurb("Minimum detector confidence for a face")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.score_threshold as f64)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("nms-threshold")
+                    .nick("NMS threshold")
+                    .blurb("IoU above which the weaker of two overlapping faces is dropped")
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.nms_threshold as f64)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-size")
+                    .nick("Minimum face size")
+                    .blurb("Faces whose longer side is smaller than this many frame pixels are dropped")
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("max-faces")
+                    .nick("Maximum faces")
+                    .blurb("Keep at most this many faces per frame, most confident first (0 = no limit)")
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("working-size")
+                    .nick("Working size")
+                    .blurb(
+                        "The frame's longer side is scaled down to this many pixels (aspect kept) \
+                         before detection; 0 runs at the frame's own size. Larger finds smaller faces, slower",
+                    )
+                    .default_value(d.working_size)
+                    .mutable_playing()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "model" => {
+                s.model = value
+                    .get::<Option<String>>()
+                    .ok()
+                    .flatten()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| Settings::default().model)
+            }
+            "threshold" => s.config.score_threshold = value.get::<f64>().unwrap_or(0.8) as f32,
+            "nms-threshold" => s.config.nms_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
+            "min-size" => s.config.min_size = value.get::<u32>().unwrap_or(0) as f32,
+            "max-faces" => s.config.max_faces = value.get::<u32>().unwrap_or(0) as usize,
+            "working-size" => s.config.working_size = value.get::<u32>().unwrap_or(640),
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "model" => s.model.to_string_lossy().to_value(),
+            "threshold" => (s.config.score_threshold as f64).to_value(),
+            "nms-threshold" => (s.config.nms_threshold as f64).to_value(),
+            "min-size" => (s.config.min_size as u32).to_value(),
+            "max-faces" => (s.config.max_faces as u32).to_value(),
+            "working-size" => s.config.working_size.to_value(),
+            _ => pspec.default_value().clone(),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceDetect {}
+
+impl ElementImpl for FaceDetect {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face detector (YuNet)",
+                "Filter/Analyzer/Video",
+                "Finds faces and attaches a GstVideoRegionOfInterestMeta of type \"face\" with a \
+                 \"detection\" structure (score, normalised box, five landmarks) per face",
+                "gst-face developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = video::caps();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceDetect {
+    const MODE: BaseTransformMode = BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let path = self.settings.lock().unwrap_or_else(|e| e.into_inner()).model.clone();
+        let detector = backend::load(&path, BackendKind::Tract)
+            .and_then(YuNet::new)
+            .map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    [
+                        "Cannot use the detector model from property 'model' ({}): {:#}",
+                        path.display(),
+                        e
+                    ]
+                )
+            })?;
+        gst::info!(CAT, imp = self, "loaded {} with tract", path.display());
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+            detector,
+            info: None,
+            failing: 0,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let config = self.settings.lock().unwrap_or_else(|e| e.into_inner()).config.clone();
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let result = {
+            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map the frame for reading"]);
+                gst::FlowError::Error
+            })?;
+            video::frame_view(&frame).and_then(|view| state.detector.detect(&view, &config))
+        };
+        match result {
+            Ok(faces) => {
+                state.failing = 0;
+                gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
+                for f in &faces {
+                    meta::add_face(buf, f, info.width(), info.height(), "yunet", None);
+                }
+            }
+            Err(e) => {
+                // One bad frame must not end the stream: pass it on without faces.
+                if state.failing == 0 {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Decode,
+                        ["Face detection failed on a frame: {e:#}"]
+                    );
+                }
+                state.failing += 1;
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl VideoFilterImpl for FaceDetect {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        if let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            state.info = Some(in_info.clone());
+        }
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}

@@ -1,0 +1,318 @@
+//! faceid: names each detected face from a gallery (SFace embeddings, cosine match).
+
+use crate::{meta, video};
+use faceengine::backend::{self, BackendKind};
+use faceengine::detect::YuNet;
+use faceengine::embed::Embedder;
+use faceengine::gallery::{self, Gallery};
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_base::subclass::BaseTransformMode;
+use gst_base::subclass::prelude::*;
+use gst_video::subclass::prelude::*;
+use std::path::PathBuf;
+use std::sync::{LazyLock, Mutex};
+
+static CAT: LazyLock<gst::DebugCategory> =
+    LazyLock::new(|| gst::DebugCategory::new("faceid", gst::DebugColorFlags::empty(), Some("Face identification")));
+
+#[derive(Debug, Clone)]
+struct Settings {
+    gallery: Option<PathBuf>,
+    threshold: f32,
+    model: PathBuf,
+    detector_model: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            gallery: None,
+            threshold: gallery::DEFAULT_THRESHOLD,
+            model: faceengine::default_model("sface.onnx"),
+            detector_model: faceengine::default_model("yunet.onnx"),
+        }
+    }
+}
+
+struct State {
+    embedder: Embedder,
+    gallery: Gallery,
+    info: Option<gst_video::VideoInfo>,
+    failing: u64,
+}
+
+#[derive(Default)]
+pub struct FaceId {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for FaceId {
+    const NAME: &'static str = "GstFaceId";
+    type Type = super::FaceId;
+    type ParentType = gst_video::VideoFilter;
+}
+
+impl ObjectImpl for FaceId {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let d = Settings::default();
+            vec![
+                glib::ParamSpecString::builder("gallery")
+                    .nick("Gallery")
+                    .blurb(
+                        "Folder of <Name>/*.jpg|png photos to enrol at start-up, or a gallery file written \
+                         by face-enrol. Unset: every face is \"unknown\"",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecDouble::builder("threshold")
+                    .nick("Match threshold")
+                    .blurb("Minimum cosine similarity to name a face; below it the face is \"unknown\"")
+                    .minimum(-1.0)
+                    .maximum(1.0)
+                    .default_value(d.threshold as f64)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("model")
+                    .nick("Model")
+                    .blurb("Path of the SFace ONNX model (default: the bundled sface.onnx)")
+                    .default_value(Some(d.model.to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("detector-model")
+                    .nick("Detector model")
+                    .blurb("YuNet model used to find the face in each gallery photo when enrolling a folder")
+                    .default_value(Some(d.detector_model.to_string_lossy().as_ref()))
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+        PROPS.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let path = || {
+            value
+                .get::<Option<String>>()
+                .ok()
+                .flatten()
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        };
+        match pspec.name() {
+            "gallery" => s.gallery = path(),
+            "threshold" => s.threshold = value.get::<f64>().unwrap_or(gallery::DEFAULT_THRESHOLD as f64) as f32,
+            "model" => s.model = path().unwrap_or_else(|| Settings::default().model),
+            "detector-model" => s.detector_model = path().unwrap_or_else(|| Settings::default().detector_model),
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        match pspec.name() {
+            "gallery" => s.gallery.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value(),
+            "threshold" => (s.threshold as f64).to_value(),
+            "model" => s.model.to_string_lossy().to_value(),
+            "detector-model" => s.detector_model.to_string_lossy().to_value(),
+            _ => pspec.default_value().clone(),
+        }
+    }
+}
+
+impl GstObjectImpl for FaceId {}
+
+impl ElementImpl for FaceId {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "Face identification (SFace)",
+                "Filter/Analyzer/Video",
+                "Aligns each face found by facedetect, embeds it with SFace and adds a \"face-id\" \
+                 structure naming the closest gallery person, or \"unknown\"",
+                "gst-face developers",
+            )
+        });
+        Some(&*META)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = video::caps();
+            vec![
+                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
+                    .expect("valid template"),
+            ]
+        });
+        TEMPLATES.as_ref()
+    }
+}
+
+impl BaseTransformImpl for FaceId {
+    const MODE: BaseTransformMode = BaseTransformMode::AlwaysInPlace;
+    const PASSTHROUGH_ON_SAME_CAPS: bool = false;
+    const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
+
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let s = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let embedder = backend::load(&s.model, BackendKind::Tract)
+            .map(Embedder::new)
+            .map_err(|e| {
+                gst::error_msg!(
+                    gst::ResourceError::OpenRead,
+                    [
+                        "Cannot use the identity model from property 'model' ({}): {:#}",
+                        s.model.display(),
+                        e
+                    ]
+                )
+            })?;
+        let gallery = match &s.gallery {
+            None => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::ResourceError::NotFound,
+                    ["Property 'gallery' is not set: every face will be \"unknown\""]
+                );
+                Gallery::default()
+            }
+            Some(path) => {
+                let opened = if path.is_dir() {
+                    let detector = backend::load(&s.detector_model, BackendKind::Tract)
+                        .and_then(YuNet::new)
+                        .map_err(|e| {
+                            gst::error_msg!(
+                                gst::ResourceError::OpenRead,
+                                [
+                                    "Cannot use the detector model from property 'detector-model' ({}): {:#}",
+                                    s.detector_model.display(),
+                                    e
+                                ]
+                            )
+                        })?;
+                    Gallery::build_from_dir(path, &detector, &embedder)
+                } else if path.is_file() {
+                    Gallery::load(path).map(|g| (g, Vec::new()))
+                } else {
+                    Err(anyhow::anyhow!(
+                        "no such file or folder (give a folder of <Name>/*.jpg or a file from face-enrol)"
+                    ))
+                };
+                let (gallery, skipped) = opened.map_err(|e| {
+                    gst::error_msg!(
+                        gst::ResourceError::NotFound,
+                        [
+                            "Cannot use the gallery from property 'gallery' ({}): {:#}",
+                            path.display(),
+                            e
+                        ]
+                    )
+                })?;
+                for sk in &skipped {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::Read,
+                        ["Gallery image {} skipped: {}", sk.path.display(), sk.reason]
+                    );
+                }
+                if gallery.is_empty() {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::ResourceError::NotFound,
+                        [
+                            "Gallery {} holds nobody: every face will be \"unknown\"",
+                            path.display()
+                        ]
+                    );
+                }
+                gst::info!(CAT, imp = self, "gallery {}: {} people", path.display(), gallery.len());
+                gallery
+            }
+        };
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
+            embedder,
+            gallery,
+            info: None,
+            failing: 0,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
+    fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let threshold = self.settings.lock().unwrap_or_else(|e| e.into_inner()).threshold;
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let faces = meta::faces(buf, info.width(), info.height());
+        // Faces from a detector without landmarks cannot be aligned: they are left alone.
+        let wanted: Vec<(usize, [[f32; 2]; 5])> = faces
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.landmarks.map(|lm| (i, lm)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let result = {
+            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map the frame for reading"]);
+                gst::FlowError::Error
+            })?;
+            let landmarks: Vec<_> = wanted.iter().map(|(_, lm)| *lm).collect();
+            video::frame_view(&frame).and_then(|view| state.embedder.embed(&view, &landmarks))
+        };
+        match result {
+            Ok(embeddings) => {
+                state.failing = 0;
+                let mut params = vec![None; faces.len()];
+                for ((i, _), e) in wanted.iter().zip(&embeddings) {
+                    let m = state.gallery.best_match(e, threshold);
+                    let (label, id) = match m.person {
+                        Some(p) => (state.gallery.name(p), p as i32),
+                        None => ("unknown", -1),
+                    };
+                    params[*i] = Some(meta::identity_params(label, id, m.similarity, "sface"));
+                }
+                meta::add_params(buf, params);
+            }
+            Err(e) => {
+                if state.failing == 0 {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Decode,
+                        ["Face identification failed on a frame: {e:#}"]
+                    );
+                }
+                state.failing += 1;
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl VideoFilterImpl for FaceId {
+    fn set_info(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        if let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            state.info = Some(in_info.clone());
+        }
+        self.parent_set_info(incaps, in_info, outcaps, out_info)
+    }
+}

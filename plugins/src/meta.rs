@@ -1,0 +1,221 @@
+//! The metadata contract between the elements (docs/metadata.md): one
+//! `GstVideoRegionOfInterestMeta` of type "face" per face, with `detection`,
+//! `object_id`, `face-id` and `emotion` parameter structures.
+//!
+//! Everything that reads or writes those structures goes through here, so the field
+//! names and types live in one place.
+
+use faceengine::Face;
+use faceengine::emotion::Emotion;
+use faceengine::record::{EmotionRecord, FaceRecord, IdentityRecord};
+use gst_video::VideoRegionOfInterestMeta;
+
+pub const ROI_TYPE: &str = "face";
+pub const DETECTION: &str = "detection";
+pub const OBJECT_ID: &str = "object_id";
+pub const FACE_ID: &str = "face-id";
+pub const EMOTION: &str = "emotion";
+
+/// A face as the downstream elements see it, read back from its meta.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FaceInfo {
+    /// Box in frame pixels (from the normalised detection box when present, which keeps
+    /// sub-pixel precision; otherwise from the integer ROI rectangle).
+    pub bbox: [f32; 4],
+    pub confidence: Option<f64>,
+    pub landmarks: Option<[[f32; 2]; 5]>,
+    pub track_id: Option<u64>,
+    /// Name, gallery index (-1 unknown), similarity.
+    pub identity: Option<(String, i32, f64)>,
+    pub emotion: Option<EmotionInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmotionInfo {
+    pub label: String,
+    pub label_id: i32,
+    pub confidence: f64,
+    pub labels: Vec<String>,
+    pub scores: Vec<f64>,
+}
+
+fn f64s(s: &gst::StructureRef, field: &str) -> Option<Vec<f64>> {
+    let arr = s.get::<gst::Array>(field).ok()?;
+    arr.iter().map(|v| v.get::<f64>().ok()).collect()
+}
+
+fn strings(s: &gst::StructureRef, field: &str) -> Option<Vec<String>> {
+    let arr = s.get::<gst::Array>(field).ok()?;
+    arr.iter().map(|v| v.get::<String>().ok()).collect()
+}
+
+/// Adds one face meta with its `detection` parameters; the box is clamped to the frame.
+pub fn add_face(
+    buf: &mut gst::BufferRef,
+    face: &Face,
+    width: u32,
+    height: u32,
+    model_name: &str,
+    track_id: Option<u64>,
+) {
+    let (w, h) = (width as f32, height as f32);
+    let [x, y, bw, bh] = face.bbox;
+    let x0 = x.clamp(0.0, w);
+    let y0 = y.clamp(0.0, h);
+    let x1 = (x + bw).clamp(0.0, w);
+    let y1 = (y + bh).clamp(0.0, h);
+    let rect = (
+        x0.round() as u32,
+        y0.round() as u32,
+        (x1 - x0).round() as u32,
+        (y1 - y0).round() as u32,
+    );
+    let mut meta = VideoRegionOfInterestMeta::add(buf, ROI_TYPE, rect);
+    meta.set_parent_id(-1);
+    let landmarks = gst::Array::new(face.landmarks.iter().flat_map(|p| [p[0] as f64, p[1] as f64]));
+    meta.add_param(
+        gst::Structure::builder(DETECTION)
+            .field("label", "face")
+            .field("label_id", 0i32)
+            .field("confidence", face.score as f64)
+            .field("x_min", (x0 / w) as f64)
+            .field("y_min", (y0 / h) as f64)
+            .field("x_max", (x1 / w) as f64)
+            .field("y_max", (y1 / h) as f64)
+            .field("landmarks", landmarks)
+            .field("model_name", model_name)
+            .build(),
+    );
+    if let Some(id) = track_id {
+        meta.add_param(gst::Structure::builder(OBJECT_ID).field("id", id).build());
+    }
+}
+
+/// Reads every face meta of a buffer, in meta order.
+pub fn faces(buf: &gst::BufferRef, width: u32, height: u32) -> Vec<FaceInfo> {
+    buf.iter_meta::<VideoRegionOfInterestMeta>()
+        .filter(|m| m.roi_type() == ROI_TYPE)
+        .map(|m| read_face(&m, width, height))
+        .collect()
+}
+
+fn read_face(m: &VideoRegionOfInterestMeta, width: u32, height: u32) -> FaceInfo {
+    let (rx, ry, rw, rh) = m.rect();
+    let mut info = FaceInfo {
+        bbox: [rx as f32, ry as f32, rw as f32, rh as f32],
+        ..Default::default()
+    };
+    if let Some(d) = m.param(DETECTION) {
+        let get = |f: &str| d.get::<f64>(f).ok();
+        if let (Some(x0), Some(y0), Some(x1), Some(y1)) = (get("x_min"), get("y_min"), get("x_max"), get("y_max")) {
+            let (w, h) = (width as f64, height as f64);
+            info.bbox = [
+                (x0 * w) as f32,
+                (y0 * h) as f32,
+                ((x1 - x0) * w) as f32,
+                ((y1 - y0) * h) as f32,
+            ];
+        }
+        info.confidence = get("confidence");
+        if let Some(v) = f64s(d, "landmarks").filter(|v| v.len() == 10) {
+            let mut lm = [[0.0f32; 2]; 5];
+            for (i, p) in lm.iter_mut().enumerate() {
+                *p = [v[2 * i] as f32, v[2 * i + 1] as f32];
+            }
+            info.landmarks = Some(lm);
+        }
+    }
+    if let Some(o) = m.param(OBJECT_ID) {
+        info.track_id = o.get::<u64>("id").ok();
+    }
+    if let Some(f) = m.param(FACE_ID)
+        && let (Ok(label), Ok(id), Ok(conf)) = (
+            f.get::<String>("label"),
+            f.get::<i32>("label_id"),
+            f.get::<f64>("confidence"),
+        )
+    {
+        info.identity = Some((label, id, conf));
+    }
+    if let Some(e) = m.param(EMOTION)
+        && let (Ok(label), Ok(label_id), Ok(confidence)) = (
+            e.get::<String>("label"),
+            e.get::<i32>("label_id"),
+            e.get::<f64>("confidence"),
+        )
+    {
+        info.emotion = Some(EmotionInfo {
+            label,
+            label_id,
+            confidence,
+            labels: strings(e, "labels").unwrap_or_default(),
+            scores: f64s(e, "scores").unwrap_or_default(),
+        });
+    }
+    info
+}
+
+/// Adds one parameter structure to each face meta, in meta order: `params[i]` goes to
+/// the i-th face (`None` leaves that face alone). Metas of other types are untouched.
+pub fn add_params(buf: &mut gst::BufferRef, params: Vec<Option<gst::Structure>>) {
+    let mut params = params.into_iter();
+    for mut m in buf.iter_meta_mut::<VideoRegionOfInterestMeta>() {
+        if m.roi_type() != ROI_TYPE {
+            continue;
+        }
+        match params.next() {
+            Some(Some(s)) => m.add_param(s),
+            Some(None) => {}
+            None => break,
+        }
+    }
+}
+
+pub fn identity_params(label: &str, label_id: i32, similarity: f32, model_name: &str) -> gst::Structure {
+    gst::Structure::builder(FACE_ID)
+        .field("label", label)
+        .field("label_id", label_id)
+        .field("confidence", similarity as f64)
+        .field("attribute_name", "identity")
+        .field("model_name", model_name)
+        .build()
+}
+
+pub fn emotion_params(e: &Emotion, model_name: &str) -> gst::Structure {
+    gst::Structure::builder(EMOTION)
+        .field("label", e.label())
+        .field("label_id", e.label_id as i32)
+        .field("confidence", e.confidence() as f64)
+        .field("scores", gst::Array::new(e.scores.iter().map(|&s| s as f64)))
+        .field("labels", gst::Array::new(e.labels.iter().map(String::as_str)))
+        .field("attribute_name", "emotion")
+        .field("model_name", model_name)
+        .build()
+}
+
+impl FaceInfo {
+    /// The JSON-lines form of this face (docs/metadata.md).
+    pub fn to_record(&self) -> FaceRecord {
+        let r = |v: f32| ((v as f64) * 100.0).round() / 100.0;
+        FaceRecord {
+            bbox: self.bbox.map(r),
+            confidence: self.confidence.map(|c| (c * 10000.0).round() / 10000.0),
+            landmarks: self.landmarks.map(|lm| lm.iter().map(|p| [r(p[0]), r(p[1])]).collect()),
+            track_id: self.track_id,
+            identity: self.identity.as_ref().map(|(name, _, sim)| IdentityRecord {
+                name: name.clone(),
+                similarity: (sim * 10000.0).round() / 10000.0,
+            }),
+            emotion: self.emotion.as_ref().map(|e| EmotionRecord {
+                label: e.label.clone(),
+                confidence: (e.confidence * 10000.0).round() / 10000.0,
+                scores: e
+                    .labels
+                    .iter()
+                    .cloned()
+                    .zip(e.scores.iter().map(|s| (s * 10000.0).round() / 10000.0))
+                    .collect(),
+            }),
+        }
+    }
+}

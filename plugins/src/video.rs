@@ -1,0 +1,62 @@
+//! Glue between GStreamer video frames and the engine's frame views.
+
+use faceengine::frame::{FrameView, PixelFormat, YuvMatrix};
+use gst_video::prelude::*;
+use gst_video::{VideoColorMatrix, VideoColorRange, VideoFormat};
+
+/// The raw formats every face element accepts, read directly without conversion.
+pub const FORMATS: [VideoFormat; 8] = [
+    VideoFormat::I420,
+    VideoFormat::Nv12,
+    VideoFormat::Rgb,
+    VideoFormat::Bgr,
+    VideoFormat::Rgba,
+    VideoFormat::Bgra,
+    VideoFormat::Rgbx,
+    VideoFormat::Bgrx,
+];
+
+/// Raw video in any of [`FORMATS`].
+pub fn caps() -> gst::Caps {
+    gst_video::VideoCapsBuilder::new().format_list(FORMATS).build()
+}
+
+pub fn pixel_format(f: VideoFormat) -> Option<PixelFormat> {
+    Some(match f {
+        VideoFormat::I420 => PixelFormat::I420,
+        VideoFormat::Nv12 => PixelFormat::Nv12,
+        VideoFormat::Rgb => PixelFormat::Rgb,
+        VideoFormat::Bgr => PixelFormat::Bgr,
+        VideoFormat::Rgba => PixelFormat::Rgba,
+        VideoFormat::Bgra => PixelFormat::Bgra,
+        VideoFormat::Rgbx => PixelFormat::Rgbx,
+        VideoFormat::Bgrx => PixelFormat::Bgrx,
+        _ => return None,
+    })
+}
+
+/// An engine view of a mapped frame, with the YUV matrix and range from its caps.
+pub fn frame_view<'a>(frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>) -> anyhow::Result<FrameView<'a>> {
+    let format =
+        pixel_format(frame.format()).ok_or_else(|| anyhow::anyhow!("unsupported video format {:?}", frame.format()))?;
+    let n = frame.n_planes() as usize;
+    let mut planes = Vec::with_capacity(n);
+    for i in 0..n {
+        planes.push(frame.plane_data(i as u32)?);
+    }
+    let strides: Vec<usize> = frame.plane_stride()[..n].iter().map(|&s| s.max(0) as usize).collect();
+    let colorimetry = frame.info().colorimetry();
+    let matrix = match colorimetry.matrix() {
+        VideoColorMatrix::Bt601 => YuvMatrix::Bt601,
+        _ => YuvMatrix::Bt709,
+    };
+    let full = colorimetry.range() == VideoColorRange::Range0_255;
+    Ok(FrameView::new(
+        format,
+        frame.width() as usize,
+        frame.height() as usize,
+        &planes,
+        &strides,
+    )?
+    .with_yuv(matrix, full))
+}

@@ -1,0 +1,120 @@
+//! The tract backend: pure Rust, no system library, always built.
+//!
+//! tract optimises a graph for concrete input shapes, so we parse the ONNX once and
+//! keep one optimised plan per distinct set of input shapes (working sizes and batch
+//! sizes repeat from frame to frame, so the cache stays small).
+
+use super::Backend;
+use crate::tensor::Tensor as EngineTensor;
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tract_onnx::prelude::*;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// Plans beyond this many are dropped oldest-first; each costs a copy of the weights.
+const MAX_PLANS: usize = 24;
+
+pub struct TractModel {
+    model: InferenceModel,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    plans: Mutex<Vec<(Vec<Vec<usize>>, Plan)>>,
+}
+
+impl TractModel {
+    pub fn load(path: &Path) -> Result<Self> {
+        let model = tract_onnx::onnx()
+            .model_for_path(path)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .context("tract could not parse the ONNX file")?;
+        let label = |o: &OutletId| -> String {
+            model
+                .outlet_label(*o)
+                .map(String::from)
+                .unwrap_or_else(|| model.node(o.node).name.clone())
+        };
+        let inputs = model
+            .input_outlets()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .iter()
+            .map(label)
+            .collect();
+        let outputs = model
+            .output_outlets()
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .iter()
+            .map(label)
+            .collect();
+        Ok(Self {
+            model,
+            inputs,
+            outputs,
+            plans: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn plan(&self, shapes: Vec<Vec<usize>>) -> Result<Plan> {
+        {
+            let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, p)) = plans.iter().find(|(s, _)| *s == shapes) {
+                return Ok(p.clone());
+            }
+        }
+        // Compile outside the lock: it can take a while and other shapes may be running.
+        let mut model = self.model.clone();
+        for (i, shape) in shapes.iter().enumerate() {
+            model = model
+                .with_input_fact(i, f32::fact(shape).into())
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+        let plan: Plan = model
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .with_context(|| format!("tract could not build a plan for input shapes {shapes:?}"))?;
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if plans.len() >= MAX_PLANS {
+            plans.remove(0);
+        }
+        plans.push((shapes, plan.clone()));
+        Ok(plan)
+    }
+}
+
+impl Backend for TractModel {
+    fn name(&self) -> &'static str {
+        "tract"
+    }
+
+    fn input_names(&self) -> &[String] {
+        &self.inputs
+    }
+
+    fn output_names(&self) -> &[String] {
+        &self.outputs
+    }
+
+    fn run(&self, inputs: &[EngineTensor]) -> Result<Vec<EngineTensor>> {
+        if inputs.len() != self.inputs.len() {
+            bail!("model takes {} inputs, got {}", self.inputs.len(), inputs.len());
+        }
+        let plan = self.plan(inputs.iter().map(|t| t.shape.clone()).collect())?;
+        let values: TVec<TValue> = inputs
+            .iter()
+            .map(|t| {
+                tract_ndarray::ArrayD::from_shape_vec(t.shape.clone(), t.data.clone())
+                    .map(|a| Tensor::from(a).into_tvalue())
+            })
+            .collect::<Result<_, _>>()?;
+        let outputs = plan.run(values).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        outputs
+            .iter()
+            .map(|v| {
+                let view = v.to_plain_array_view::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                EngineTensor::new(view.shape().to_vec(), view.iter().copied().collect())
+            })
+            .collect()
+    }
+}

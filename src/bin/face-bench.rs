@@ -1,0 +1,97 @@
+//! face-bench: per-stage cost of the engine on real frames, in this build and backend.
+//!
+//!   face-bench [--iterations N] IMAGE...
+//!
+//! For each image (a still from a video), times YuNet detection at the image's own
+//! size with the default working size and at full size, then SFace and the emotion
+//! model per face (all faces of the image in one batch), and prints milliseconds.
+//! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
+
+use anyhow::{Context, Result, bail};
+use faceengine::backend::{self, BackendKind};
+use faceengine::detect::{DetectorConfig, YuNet};
+use faceengine::embed::Embedder;
+use faceengine::emotion::{EmotionClassifier, parse_labels};
+use faceengine::frame::{FrameView, PixelFormat};
+use std::time::Instant;
+
+fn time_ms<T>(iterations: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    // One untimed run builds and caches the plan for this shape.
+    let mut last = f()?;
+    let start = Instant::now();
+    for _ in 0..iterations {
+        last = f()?;
+    }
+    Ok((start.elapsed().as_secs_f64() * 1000.0 / iterations as f64, last))
+}
+
+fn main() -> Result<()> {
+    let mut iterations = 20usize;
+    let mut images = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--iterations" => iterations = args.next().context("--iterations needs a value")?.parse()?,
+            "-h" | "--help" => {
+                println!("usage: face-bench [--iterations N] IMAGE...");
+                return Ok(());
+            }
+            _ => images.push(a),
+        }
+    }
+    if images.is_empty() {
+        bail!("usage: face-bench [--iterations N] IMAGE...");
+    }
+    let det = YuNet::new(backend::load(
+        &faceengine::default_model("yunet.onnx"),
+        BackendKind::Tract,
+    )?)?;
+    let emb = Embedder::new(backend::load(
+        &faceengine::default_model("sface.onnx"),
+        BackendKind::Tract,
+    )?);
+    let emo = EmotionClassifier::new(backend::load(
+        &faceengine::default_model("emotion-minixception.onnx"),
+        BackendKind::Tract,
+    )?);
+    let all = parse_labels("")?;
+    println!("backend=tract iterations={iterations}");
+    println!(
+        "{:<28} {:>10} {:>6} {:>12} {:>12} {:>14} {:>14}",
+        "image", "size", "faces", "detect ms", "detect@full", "sface ms/face", "emotion ms/face"
+    );
+    for path in images {
+        let img = image::open(&path)
+            .with_context(|| format!("cannot read {path}"))?
+            .to_rgb8();
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let view = FrameView::packed(PixelFormat::Rgb, w, h, img.as_raw(), w * 3)?;
+        let cfg = DetectorConfig::default();
+        let (det_ms, faces) = time_ms(iterations, || det.detect(&view, &cfg))?;
+        let full = DetectorConfig {
+            working_size: 0,
+            ..cfg.clone()
+        };
+        let (det_full_ms, _) = time_ms(iterations.div_ceil(4), || det.detect(&view, &full))?;
+        let n = faces.len().max(1);
+        let lms: Vec<_> = faces.iter().map(|f| f.landmarks).collect();
+        let boxes: Vec<_> = faces.iter().map(|f| f.bbox).collect();
+        let (id_ms, _) = time_ms(iterations, || emb.embed(&view, &lms))?;
+        let (emo_ms, _) = time_ms(iterations, || emo.classify(&view, &boxes, &all))?;
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(path.clone());
+        println!(
+            "{:<28} {:>10} {:>6} {:>12.2} {:>12.2} {:>14.2} {:>14.2}",
+            name,
+            format!("{w}x{h}"),
+            faces.len(),
+            det_ms,
+            det_full_ms,
+            if faces.is_empty() { 0.0 } else { id_ms / n as f64 },
+            if faces.is_empty() { 0.0 } else { emo_ms / n as f64 }
+        );
+    }
+    Ok(())
+}

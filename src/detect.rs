@@ -1,0 +1,82 @@
+//! Face detection: the detected face type, non-maximum suppression, and the detectors.
+
+pub mod yunet;
+
+pub use yunet::{DetectorConfig, YuNet};
+
+/// One detected face, in pixels of the frame it was found in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Face {
+    /// x, y, width, height; clamped to the frame.
+    pub bbox: [f32; 4],
+    /// Detector confidence, 0..1.
+    pub score: f32,
+    /// Right eye, left eye, nose tip, right and left mouth corner (the subject's right and
+    /// left, so the first point is the eye on the image's left), x then y.
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Face {
+    pub fn area(&self) -> f32 {
+        self.bbox[2] * self.bbox[3]
+    }
+}
+
+/// Intersection over union of two (x, y, w, h) boxes.
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let x0 = a[0].max(b[0]);
+    let y0 = a[1].max(b[1]);
+    let x1 = (a[0] + a[2]).min(b[0] + b[2]);
+    let y1 = (a[1] + a[3]).min(b[1] + b[3]);
+    let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
+    let union = a[2] * a[3] + b[2] * b[3] - inter;
+    if union <= 0.0 { 0.0 } else { inter / union }
+}
+
+/// Greedy non-maximum suppression: highest score first, dropping any face that
+/// overlaps an already kept one by more than `threshold` IoU. Returns faces by score.
+pub fn nms(mut faces: Vec<Face>, threshold: f32) -> Vec<Face> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Face> = Vec::with_capacity(faces.len());
+    for f in faces {
+        if kept.iter().all(|k| iou(&k.bbox, &f.bbox) <= threshold) {
+            kept.push(f);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32, y: f32, s: f32, score: f32) -> Face {
+        Face {
+            bbox: [x, y, s, s],
+            score,
+            landmarks: [[0.0; 2]; 5],
+        }
+    }
+
+    #[test]
+    fn iou_of_known_boxes() {
+        assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[0.0, 0.0, 10.0, 10.0]), 1.0);
+        assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[20.0, 0.0, 10.0, 10.0]), 0.0);
+        // Half overlap: 50 / 150.
+        assert!((iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 10.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_each_cluster() {
+        let kept = nms(
+            vec![
+                face(0.0, 0.0, 10.0, 0.7),
+                face(1.0, 1.0, 10.0, 0.9),
+                face(50.0, 50.0, 10.0, 0.8),
+            ],
+            0.3,
+        );
+        let scores: Vec<f32> = kept.iter().map(|f| f.score).collect();
+        assert_eq!(scores, vec![0.9, 0.8]);
+    }
+}

@@ -1,0 +1,166 @@
+//! YuNet (OpenCV Zoo, 2023mar): an anchor-free detector with five landmarks.
+//!
+//! The network takes planar BGR 0..255 at any size that is a multiple of 32 and
+//! predicts, per cell of the stride-8/16/32 grids, a class and an objectness score,
+//! a box offset and log-size, and five landmark offsets. We run it at a working size
+//! (the frame's longest side scaled to `working_size`, aspect kept) and map the boxes
+//! back to the frame.
+
+use super::{Face, nms};
+use crate::backend::Backend;
+use crate::frame::FrameView;
+use crate::tensor::Tensor;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+
+const STRIDES: [usize; 3] = [8, 16, 32];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorConfig {
+    /// Minimum score to keep a face.
+    pub score_threshold: f32,
+    /// IoU above which the weaker of two faces is dropped.
+    pub nms_threshold: f32,
+    /// Faces smaller than this (longest side, frame pixels) are dropped.
+    pub min_size: f32,
+    /// Keep at most this many faces, best first; 0 keeps all.
+    pub max_faces: usize,
+    /// The frame's longest side is scaled to this many pixels before detection
+    /// (never up); 0 runs at the frame's own size.
+    pub working_size: u32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            score_threshold: 0.8,
+            nms_threshold: 0.3,
+            min_size: 0.0,
+            max_faces: 0,
+            working_size: 640,
+        }
+    }
+}
+
+pub struct YuNet {
+    model: Arc<dyn Backend>,
+    /// For each stride: indices of the cls, obj, bbox and kps outputs.
+    heads: [[usize; 4]; 3],
+}
+
+impl YuNet {
+    pub fn new(model: Arc<dyn Backend>) -> Result<Self> {
+        let mut heads = [[0usize; 4]; 3];
+        for (i, s) in STRIDES.iter().enumerate() {
+            for (j, kind) in ["cls", "obj", "bbox", "kps"].iter().enumerate() {
+                heads[i][j] = model
+                    .output_index(&format!("{kind}_{s}"))
+                    .context("this does not look like a YuNet 2023mar model")?;
+            }
+        }
+        Ok(Self { model, heads })
+    }
+
+    /// The size the network runs at for a frame: (scaled w, scaled h, padded w, padded h).
+    pub fn input_size(width: usize, height: usize, working_size: u32) -> (usize, usize, usize, usize) {
+        let longest = width.max(height) as f32;
+        let scale = if working_size == 0 {
+            1.0
+        } else {
+            (working_size as f32 / longest).min(1.0)
+        };
+        let w = ((width as f32 * scale).round() as usize).max(1);
+        let h = ((height as f32 * scale).round() as usize).max(1);
+        (w, h, w.div_ceil(32) * 32, h.div_ceil(32) * 32)
+    }
+
+    pub fn detect(&self, frame: &FrameView, cfg: &DetectorConfig) -> Result<Vec<Face>> {
+        let (w, h, pw, ph) = Self::input_size(frame.width, frame.height, cfg.working_size);
+        let input = Tensor::new(vec![1, 3, ph, pw], frame.resize_bgr_planar(w, h, pw, ph))?;
+        let outputs = self.model.run(&[input])?;
+        let sx = frame.width as f32 / w as f32;
+        let sy = frame.height as f32 / h as f32;
+        let mut faces = self.decode(&outputs, pw, ph, cfg.score_threshold)?;
+        let (fw, fh) = (frame.width as f32, frame.height as f32);
+        for f in &mut faces {
+            let [x, y, bw, bh] = f.bbox;
+            let (x0, y0) = ((x * sx).clamp(0.0, fw), (y * sy).clamp(0.0, fh));
+            let (x1, y1) = (((x + bw) * sx).clamp(0.0, fw), ((y + bh) * sy).clamp(0.0, fh));
+            f.bbox = [x0, y0, x1 - x0, y1 - y0];
+            for p in &mut f.landmarks {
+                p[0] *= sx;
+                p[1] *= sy;
+            }
+        }
+        faces.retain(|f| f.bbox[2] > 1.0 && f.bbox[3] > 1.0);
+        // Size filtering after NMS: done before, a dropped box could let a suppressed
+        // larger duplicate of the same face through.
+        let mut faces = nms(faces, cfg.nms_threshold);
+        faces.retain(|f| f.bbox[2].max(f.bbox[3]) >= cfg.min_size);
+        if cfg.max_faces > 0 {
+            faces.truncate(cfg.max_faces);
+        }
+        Ok(faces)
+    }
+
+    /// Turns the raw head outputs into faces in network-input pixels (before NMS).
+    fn decode(&self, outputs: &[Tensor], pw: usize, ph: usize, threshold: f32) -> Result<Vec<Face>> {
+        let mut faces = Vec::new();
+        for (i, &stride) in STRIDES.iter().enumerate() {
+            let [ci, oi, bi, ki] = self.heads[i];
+            let (cls, obj, bbox, kps) = (
+                &outputs[ci].data,
+                &outputs[oi].data,
+                &outputs[bi].data,
+                &outputs[ki].data,
+            );
+            let cols = pw / stride;
+            let rows = ph / stride;
+            let cells = rows * cols;
+            anyhow::ensure!(
+                cls.len() >= cells && obj.len() >= cells && bbox.len() >= cells * 4 && kps.len() >= cells * 10,
+                "YuNet stride-{stride} outputs are smaller than its {rows}x{cols} grid"
+            );
+            let s = stride as f32;
+            for r in 0..rows {
+                for c in 0..cols {
+                    let idx = r * cols + c;
+                    let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
+                    if score < threshold {
+                        continue;
+                    }
+                    let b = &bbox[idx * 4..idx * 4 + 4];
+                    let cx = (c as f32 + b[0]) * s;
+                    let cy = (r as f32 + b[1]) * s;
+                    let bw = b[2].exp() * s;
+                    let bh = b[3].exp() * s;
+                    let k = &kps[idx * 10..idx * 10 + 10];
+                    let mut landmarks = [[0.0f32; 2]; 5];
+                    for (n, p) in landmarks.iter_mut().enumerate() {
+                        *p = [(k[2 * n] + c as f32) * s, (k[2 * n + 1] + r as f32) * s];
+                    }
+                    faces.push(Face {
+                        bbox: [cx - bw / 2.0, cy - bh / 2.0, bw, bh],
+                        score,
+                        landmarks,
+                    });
+                }
+            }
+        }
+        Ok(faces)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn working_size_keeps_aspect_and_pads_to_32() {
+        assert_eq!(YuNet::input_size(1920, 1080, 640), (640, 360, 640, 384));
+        assert_eq!(YuNet::input_size(1280, 720, 0), (1280, 720, 1280, 736));
+        // Never upscale a small frame.
+        assert_eq!(YuNet::input_size(176, 144, 640), (176, 144, 192, 160));
+        assert_eq!(YuNet::input_size(360, 640, 320), (180, 320, 192, 320));
+    }
+}

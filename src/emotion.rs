@@ -1,0 +1,153 @@
+//! Facial expression classification over the seven FER2013 classes.
+
+use crate::backend::Backend;
+use crate::frame::FrameView;
+use crate::tensor::Tensor;
+use anyhow::{Result, bail, ensure};
+use std::sync::Arc;
+
+/// FER2013's classes, in its label order.
+pub const FER_LABELS: [&str; 7] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
+
+/// Side of the grey square the emotion network reads.
+pub const INPUT_SIZE: usize = 64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emotion {
+    /// Index into `labels` of the most likely class.
+    pub label_id: usize,
+    /// The classes reported, in order.
+    pub labels: Vec<String>,
+    /// Probabilities over `labels`, summing to 1.
+    pub scores: Vec<f32>,
+}
+
+impl Emotion {
+    pub fn label(&self) -> &str {
+        &self.labels[self.label_id]
+    }
+    pub fn confidence(&self) -> f32 {
+        self.scores[self.label_id]
+    }
+}
+
+/// Parses a comma-separated subset of [`FER_LABELS`] into their indices, in FER order.
+/// An empty string means all seven.
+pub fn parse_labels(spec: &str) -> Result<Vec<usize>> {
+    let mut idx = Vec::new();
+    for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match FER_LABELS.iter().position(|l| l.eq_ignore_ascii_case(name)) {
+            Some(i) if !idx.contains(&i) => idx.push(i),
+            Some(_) => {}
+            None => bail!("unknown emotion '{name}' (known: {})", FER_LABELS.join(", ")),
+        }
+    }
+    if idx.is_empty() {
+        return Ok((0..FER_LABELS.len()).collect());
+    }
+    if idx.len() < 2 {
+        bail!("a labels subset needs at least two emotions");
+    }
+    idx.sort_unstable();
+    Ok(idx)
+}
+
+/// The square region the classifier reads for a detector box: centred on the box,
+/// as wide as its longer side, which is how FER2013's faces are framed.
+pub fn crop_region(bbox: &[f32; 4]) -> [f32; 4] {
+    let side = bbox[2].max(bbox[3]);
+    let cx = bbox[0] + bbox[2] / 2.0;
+    let cy = bbox[1] + bbox[3] / 2.0;
+    [cx - side / 2.0, cy - side / 2.0, side, side]
+}
+
+pub struct EmotionClassifier {
+    model: Arc<dyn Backend>,
+}
+
+impl EmotionClassifier {
+    pub fn new(model: Arc<dyn Backend>) -> Self {
+        Self { model }
+    }
+
+    /// Classifies the faces in these boxes, one model call for all, over the classes
+    /// `subset` (indices into [`FER_LABELS`]); probabilities are renormalised over it.
+    pub fn classify(&self, frame: &FrameView, boxes: &[[f32; 4]], subset: &[usize]) -> Result<Vec<Emotion>> {
+        if boxes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let per = INPUT_SIZE * INPUT_SIZE;
+        let mut data = Vec::with_capacity(per * boxes.len());
+        for b in boxes {
+            data.extend(
+                frame
+                    .crop_grey(crop_region(b), INPUT_SIZE, INPUT_SIZE)
+                    .into_iter()
+                    .map(normalise_pixel),
+            );
+        }
+        self.classify_tensor(Tensor::new(vec![boxes.len(), 1, INPUT_SIZE, INPUT_SIZE], data)?, subset)
+    }
+
+    /// Classifies prepared input `[N, 1, 64, 64]` (already normalised to -1..1).
+    pub fn classify_tensor(&self, batch: Tensor, subset: &[usize]) -> Result<Vec<Emotion>> {
+        let n = batch.batch();
+        let out = self.model.run(&[batch])?;
+        let probs = out
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("emotion model returned no output"))?;
+        ensure!(
+            probs.batch() == n && probs.row(0).len() == FER_LABELS.len(),
+            "emotion model returned shape {:?} for {n} faces (expected [{n}, 7])",
+            probs.shape
+        );
+        let labels: Vec<String> = subset.iter().map(|&i| FER_LABELS[i].to_string()).collect();
+        Ok((0..n)
+            .map(|i| {
+                let row = probs.row(i);
+                let mut scores: Vec<f32> = subset.iter().map(|&k| row[k].max(0.0)).collect();
+                let sum: f32 = scores.iter().sum();
+                if sum > 0.0 {
+                    scores.iter_mut().for_each(|s| *s /= sum);
+                }
+                let label_id = scores
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i);
+                Emotion {
+                    label_id,
+                    labels: labels.clone(),
+                    scores,
+                }
+            })
+            .collect())
+    }
+}
+
+/// mini-Xception's input scaling: 0..255 to -1..1.
+#[inline]
+pub fn normalise_pixel(v: f32) -> f32 {
+    (v / 255.0 - 0.5) * 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_subsets_parse_in_fer_order() {
+        assert_eq!(parse_labels("").unwrap_or_default(), (0..7).collect::<Vec<_>>());
+        assert_eq!(
+            parse_labels("surprise, angry,Happy,neutral,sad").unwrap_or_default(),
+            vec![0, 3, 4, 5, 6]
+        );
+        assert!(parse_labels("angry,bored").is_err());
+        assert!(parse_labels("happy").is_err());
+    }
+
+    #[test]
+    fn crop_region_is_a_centred_square() {
+        assert_eq!(crop_region(&[10.0, 20.0, 40.0, 60.0]), [0.0, 20.0, 60.0, 60.0]);
+    }
+}

@@ -1,0 +1,261 @@
+//! The people `faceid` can name: embeddings per person, built from a folder of photos
+//! (`<Name>/*.jpg|png`) or loaded from the file `face-enrol` writes.
+
+use crate::detect::{DetectorConfig, YuNet};
+use crate::embed::{Embedder, cosine};
+use crate::frame::{FrameView, PixelFormat};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// SFace's published cosine threshold for "same person" (OpenCV Zoo, LFW).
+pub const DEFAULT_THRESHOLD: f32 = 0.363;
+
+const FILE_FORMAT: &str = "gst-face-gallery";
+const FILE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub name: String,
+    /// The images each embedding came from (for reports; may be empty when loaded).
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Unit-length embeddings, one per enrolled image.
+    pub embeddings: Vec<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Gallery {
+    pub model: String,
+    pub dim: usize,
+    pub people: Vec<Person>,
+}
+
+/// An image that could not be enrolled, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// The best gallery match for one face.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Match {
+    /// Index of the person, or `None` when the best similarity is under the threshold.
+    pub person: Option<usize>,
+    /// Cosine similarity to the closest enrolled embedding (of anyone).
+    pub similarity: f32,
+    /// The closest person regardless of the threshold.
+    pub nearest: Option<usize>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GalleryFile {
+    format: String,
+    version: u32,
+    #[serde(flatten)]
+    gallery: Gallery,
+}
+
+impl Gallery {
+    pub fn name(&self, person: usize) -> &str {
+        &self.people[person].name
+    }
+
+    pub fn len(&self) -> usize {
+        self.people.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.people.is_empty()
+    }
+
+    /// Finds the closest enrolled face; it names the person only at or above `threshold`.
+    pub fn best_match(&self, embedding: &[f32], threshold: f32) -> Match {
+        let mut best = (None, f32::NEG_INFINITY);
+        for (i, p) in self.people.iter().enumerate() {
+            for e in &p.embeddings {
+                let s = cosine(embedding, e);
+                if s > best.1 {
+                    best = (Some(i), s);
+                }
+            }
+        }
+        let similarity = if best.0.is_some() { best.1 } else { 0.0 };
+        Match {
+            person: best.0.filter(|_| similarity >= threshold),
+            similarity,
+            nearest: best.0,
+        }
+    }
+
+    /// Enrols every `<Name>/<image>` under `dir`: the largest face of each image.
+    /// Images that cannot be read or hold no face are returned as skipped, not fatal.
+    pub fn build_from_dir(dir: &Path, detector: &YuNet, embedder: &Embedder) -> Result<(Gallery, Vec<Skipped>)> {
+        if !dir.is_dir() {
+            bail!("gallery folder {} does not exist or is not a folder", dir.display());
+        }
+        let mut people_dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot list gallery folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        people_dirs.sort();
+        let cfg = DetectorConfig {
+            score_threshold: 0.5,
+            ..DetectorConfig::default()
+        };
+        let mut gallery = Gallery {
+            model: "sface".into(),
+            dim: 0,
+            people: Vec::new(),
+        };
+        let mut skipped = Vec::new();
+        for pdir in people_dirs {
+            let name = pdir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut images: Vec<PathBuf> = std::fs::read_dir(&pdir)
+                .with_context(|| format!("cannot list {}", pdir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_image(p))
+                .collect();
+            images.sort();
+            let mut person = Person {
+                name,
+                images: Vec::new(),
+                embeddings: Vec::new(),
+            };
+            for img in images {
+                match enrol_image(&img, detector, &cfg, embedder) {
+                    Ok(e) => {
+                        gallery.dim = e.len();
+                        person.images.push(img.display().to_string());
+                        person.embeddings.push(e);
+                    }
+                    Err(reason) => skipped.push(Skipped {
+                        path: img,
+                        reason: format!("{reason:#}"),
+                    }),
+                }
+            }
+            if !person.embeddings.is_empty() {
+                gallery.people.push(person);
+            }
+        }
+        Ok((gallery, skipped))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let file = GalleryFile {
+            format: FILE_FORMAT.into(),
+            version: FILE_VERSION,
+            gallery: self.clone(),
+        };
+        let text = serde_json::to_string(&file)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write gallery file {}", path.display()))
+    }
+
+    pub fn load(path: &Path) -> Result<Gallery> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read gallery file {}", path.display()))?;
+        let file: GalleryFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a gallery file written by face-enrol", path.display()))?;
+        if file.format != FILE_FORMAT || file.version != FILE_VERSION {
+            bail!(
+                "{} is a '{}' v{} file, expected {FILE_FORMAT} v{FILE_VERSION}",
+                path.display(),
+                file.format,
+                file.version
+            );
+        }
+        let g = file.gallery;
+        for p in &g.people {
+            if p.embeddings.iter().any(|e| e.len() != g.dim) {
+                bail!(
+                    "{}: embeddings of '{}' are not {}-dimensional",
+                    path.display(),
+                    p.name,
+                    g.dim
+                );
+            }
+        }
+        Ok(g)
+    }
+}
+
+fn is_image(p: &Path) -> bool {
+    p.is_file()
+        && p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+}
+
+/// Embedding of the largest face in one image file.
+pub fn enrol_image(path: &Path, detector: &YuNet, cfg: &DetectorConfig, embedder: &Embedder) -> Result<Vec<f32>> {
+    let img = image::open(path).context("cannot decode image")?.to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let view = FrameView::packed(PixelFormat::Rgb, w, h, img.as_raw(), w * 3)?;
+    let faces = detector.detect(&view, cfg)?;
+    let Some(face) = faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
+        bail!("no face found");
+    };
+    let mut e = embedder.embed(&view, &[face.landmarks])?;
+    e.pop().context("no embedding")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        crate::embed::normalise(v)
+    }
+
+    #[test]
+    fn matching_uses_the_threshold_and_reports_the_nearest() {
+        let g = Gallery {
+            model: "sface".into(),
+            dim: 2,
+            people: vec![
+                Person {
+                    name: "A".into(),
+                    images: vec![],
+                    embeddings: vec![unit(&[1.0, 0.0])],
+                },
+                Person {
+                    name: "B".into(),
+                    images: vec![],
+                    embeddings: vec![unit(&[0.0, 1.0]), unit(&[1.0, 1.0])],
+                },
+            ],
+        };
+        let m = g.best_match(&unit(&[0.9, 0.1]), 0.5);
+        assert_eq!(m.person, Some(0));
+        // Closest to B's second image, but under a high threshold: unknown.
+        let m = g.best_match(&unit(&[0.6, 0.8]), 0.999);
+        assert_eq!((m.person, m.nearest), (None, Some(1)));
+    }
+
+    #[test]
+    fn saved_gallery_loads_back_and_bad_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("gallery-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let g = Gallery {
+            model: "sface".into(),
+            dim: 2,
+            people: vec![Person {
+                name: "A".into(),
+                images: vec!["a.jpg".into()],
+                embeddings: vec![vec![1.0, 0.0]],
+            }],
+        };
+        let path = dir.join("g.json");
+        g.save(&path).expect("save");
+        assert_eq!(Gallery::load(&path).expect("load"), g);
+        std::fs::write(&path, "{\"hello\": 1}").expect("write");
+        assert!(Gallery::load(&path).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,91 @@
+//! The JSON-lines record of one frame (format in docs/metadata.md): what `facejson`
+//! writes and `score_classroom.py` reads. Fields an element did not produce are absent.
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FrameRecord {
+    pub frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pts: Option<u64>,
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<FaceRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FaceRecord {
+    #[serde(rename = "box")]
+    pub bbox: [f64; 4],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landmarks: Option<Vec<[f64; 2]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emotion: Option<EmotionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdentityRecord {
+    pub name: String,
+    pub similarity: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmotionRecord {
+    pub label: String,
+    pub confidence: f64,
+    /// Class name → probability, written in the model's class order.
+    #[serde(serialize_with = "ordered_map")]
+    pub scores: Vec<(String, f64)>,
+}
+
+fn ordered_map<S: serde::Serializer>(pairs: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
+
+impl FrameRecord {
+    /// One line of JSON, no trailing newline.
+    pub fn to_line(&self) -> String {
+        // Serialising plain numbers and strings cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_fields_are_left_out_and_scores_keep_their_order() {
+        let rec = FrameRecord {
+            frame: 3,
+            pts: None,
+            width: 640,
+            height: 360,
+            faces: vec![FaceRecord {
+                bbox: [1.0, 2.0, 3.0, 4.0],
+                confidence: Some(0.9),
+                emotion: Some(EmotionRecord {
+                    label: "sad".into(),
+                    confidence: 0.7,
+                    scores: vec![("sad".into(), 0.7), ("happy".into(), 0.3)],
+                }),
+                ..Default::default()
+            }],
+        };
+        let line = rec.to_line();
+        assert!(!line.contains("pts") && !line.contains("identity") && !line.contains("track_id"));
+        assert!(line.contains("\"scores\":{\"sad\":0.7,\"happy\":0.3}"), "{line}");
+        assert!(line.starts_with("{\"frame\":3,\"width\":640"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Shared by the integration tests: where the real photos are, and their known faces.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (these helpers are compiled into both the engine's and the
+/// plugin's tests, whose manifests sit at the root and in plugins/).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if manifest.join("models").is_dir() {
+        manifest
+    } else {
+        manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+    }
+}
+
+/// A photo or clip fetched by scripts/fetch-assets.sh; a clear failure if it is missing.
+pub fn asset(rel: &str) -> PathBuf {
+    let p = root().join("assets").join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/fetch-assets.sh first (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+pub fn model(file: &str) -> PathBuf {
+    root().join("models").join(file)
+}
+
+/// Hand-checked face boxes [x, y, w, h] per photo (tests/data/expected-faces.json).
+pub fn expected_faces() -> Vec<(String, Vec<[f32; 4]>)> {
+    let text = std::fs::read_to_string(root().join("tests/data/expected-faces.json")).expect("expected-faces.json");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let mut out = Vec::new();
+    for (name, boxes) in v["photos"].as_object().expect("photos object") {
+        let boxes = boxes
+            .as_array()
+            .expect("array of boxes")
+            .iter()
+            .map(|b| {
+                let a: Vec<f32> = b
+                    .as_array()
+                    .expect("box")
+                    .iter()
+                    .map(|x| x.as_f64().expect("number") as f32)
+                    .collect();
+                [a[0], a[1], a[2], a[3]]
+            })
+            .collect();
+        out.push((name.clone(), boxes));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    faceengine::detect::iou(a, b)
+}
+
+/// Every expected box is matched by exactly one found box at IoU ≥ `min_iou`, and
+/// nothing else was found. Returns a description of the first mismatch.
+pub fn check_boxes(found: &[[f32; 4]], expected: &[[f32; 4]], min_iou: f32) -> Result<(), String> {
+    let mut used = vec![false; found.len()];
+    for e in expected {
+        let best = found
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used[*i])
+            .map(|(i, f)| (i, iou(e, f)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((i, v)) if v >= min_iou => used[i] = true,
+            Some((_, v)) => return Err(format!("face {e:?} found only at IoU {v:.2}; found {found:?}")),
+            None => return Err(format!("face {e:?} not found; found {found:?}")),
+        }
+    }
+    if let Some(i) = used.iter().position(|u| !u) {
+        return Err(format!("unexpected face {:?}", found[i]));
+    }
+    Ok(())
+}
+
+pub fn load_rgb(path: &Path) -> (Vec<u8>, usize, usize) {
+    let img = image::open(path).expect("decodable photo").to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    (img.into_raw(), w, h)
+}

@@ -1,0 +1,206 @@
+//! The engine on real photos: faces found where they are, in every pixel format;
+//! identities right; emotions produced; the enrolment tool's report.
+
+mod common;
+
+use faceengine::backend::{self, BackendKind};
+use faceengine::detect::{DetectorConfig, YuNet};
+use faceengine::embed::Embedder;
+use faceengine::emotion::{EmotionClassifier, parse_labels};
+use faceengine::frame::{FrameView, PixelFormat};
+use faceengine::gallery::{self, Gallery};
+
+fn detector() -> YuNet {
+    YuNet::new(backend::load(&common::model("yunet.onnx"), BackendKind::Tract).expect("yunet")).expect("yunet heads")
+}
+
+fn embedder() -> Embedder {
+    Embedder::new(backend::load(&common::model("sface.onnx"), BackendKind::Tract).expect("sface"))
+}
+
+/// The RGB photo re-encoded in `format` (BT.709 limited range for YUV, as decoders give).
+fn convert(rgb: &[u8], w: usize, h: usize, format: PixelFormat) -> (Vec<Vec<u8>>, Vec<usize>) {
+    let px = |x: usize, y: usize| {
+        let i = (y * w + x) * 3;
+        [rgb[i] as f32, rgb[i + 1] as f32, rgb[i + 2] as f32]
+    };
+    let packed = |order: [usize; 3], size: usize| {
+        let mut out = vec![0u8; w * h * size];
+        for y in 0..h {
+            for x in 0..w {
+                let p = px(x, y);
+                for c in 0..3 {
+                    out[(y * w + x) * size + c] = p[order[c]] as u8;
+                }
+                if size == 4 {
+                    out[(y * w + x) * 4 + 3] = 255;
+                }
+            }
+        }
+        (vec![out], vec![w * size])
+    };
+    let yuv = |nv12: bool| {
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let (kr, kb) = (0.2126f32, 0.0722f32);
+        let luma = |p: [f32; 3]| kr * p[0] + (1.0 - kr - kb) * p[1] + kb * p[2];
+        let mut yp = vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                yp[y * w + x] = (16.0 + luma(px(x, y)) * 219.0 / 255.0).round() as u8;
+            }
+        }
+        let (mut u, mut v) = (vec![0u8; cw * ch], vec![0u8; cw * ch]);
+        for y in 0..ch {
+            for x in 0..cw {
+                let p = px((2 * x).min(w - 1), (2 * y).min(h - 1));
+                let l = luma(p);
+                u[y * cw + x] = (128.0 + (p[2] - l) / (2.0 * (1.0 - kb)) * 224.0 / 255.0).round() as u8;
+                v[y * cw + x] = (128.0 + (p[0] - l) / (2.0 * (1.0 - kr)) * 224.0 / 255.0).round() as u8;
+            }
+        }
+        if nv12 {
+            let uv = u.iter().zip(&v).flat_map(|(a, b)| [*a, *b]).collect();
+            (vec![yp, uv], vec![w, 2 * cw])
+        } else {
+            (vec![yp, u, v], vec![w, cw, cw])
+        }
+    };
+    match format {
+        PixelFormat::Rgb => packed([0, 1, 2], 3),
+        PixelFormat::Bgr => packed([2, 1, 0], 3),
+        PixelFormat::Rgba | PixelFormat::Rgbx => packed([0, 1, 2], 4),
+        PixelFormat::Bgra | PixelFormat::Bgrx => packed([2, 1, 0], 4),
+        PixelFormat::I420 => yuv(false),
+        PixelFormat::Nv12 => yuv(true),
+    }
+}
+
+#[test]
+fn faces_are_found_where_they_are_in_every_format() {
+    let det = detector();
+    let cfg = DetectorConfig::default();
+    for (photo, expected) in common::expected_faces() {
+        let (rgb, w, h) = common::load_rgb(&common::asset(&format!("photos/{photo}")));
+        for format in PixelFormat::ALL {
+            let (planes, strides) = convert(&rgb, w, h, format);
+            let p: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+            let view = FrameView::new(format, w, h, &p, &strides)
+                .expect("frame")
+                .with_yuv(faceengine::frame::YuvMatrix::Bt709, false);
+            let faces = det.detect(&view, &cfg).expect("detection runs");
+            let found: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
+            if let Err(e) = common::check_boxes(&found, &expected, 0.6) {
+                panic!("{photo} as {format:?}: {e}");
+            }
+            // Landmarks sit inside their face: eyes in the top half, mouth in the bottom.
+            for f in &faces {
+                let [x, y, bw, bh] = f.bbox;
+                for (i, p) in f.landmarks.iter().enumerate() {
+                    assert!(
+                        p[0] > x - 0.1 * bw && p[0] < x + 1.1 * bw,
+                        "{photo}: landmark {i} outside its box"
+                    );
+                    let upper = i < 2;
+                    assert!(
+                        if upper {
+                            p[1] < y + 0.65 * bh
+                        } else {
+                            p[1] > y + 0.35 * bh
+                        },
+                        "{photo}: landmark {i} misplaced"
+                    );
+                }
+                assert!(
+                    f.landmarks[0][0] < f.landmarks[1][0],
+                    "{photo}: right eye must be on the image's left"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn detector_options_limit_the_faces() {
+    let det = detector();
+    let (rgb, w, h) = common::load_rgb(&common::asset("photos/sample1.jpg"));
+    let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("frame");
+    let all = det.detect(&view, &DetectorConfig::default()).expect("runs");
+    assert!(all.len() >= 3, "sample1 has several faces, found {}", all.len());
+    let two = det
+        .detect(
+            &view,
+            &DetectorConfig {
+                max_faces: 2,
+                ..Default::default()
+            },
+        )
+        .expect("runs");
+    assert_eq!(two.len(), 2);
+    assert!(two[0].score >= two[1].score && two[1].score >= all.iter().map(|f| f.score).fold(f32::MAX, f32::min));
+    let smallest = all.iter().map(|f| f.bbox[2].max(f.bbox[3])).fold(f32::MAX, f32::min);
+    let big = det
+        .detect(
+            &view,
+            &DetectorConfig {
+                min_size: smallest + 1.0,
+                ..Default::default()
+            },
+        )
+        .expect("runs");
+    assert_eq!(
+        big.len(),
+        all.len() - all.iter().filter(|f| f.bbox[2].max(f.bbox[3]) <= smallest).count()
+    );
+}
+
+#[test]
+fn a_gallery_of_one_obama_photo_names_obama_and_not_biden() {
+    let det = detector();
+    let emb = embedder();
+    let dir = std::env::temp_dir().join(format!("obama-gallery-{}", std::process::id()));
+    let person = dir.join("Barack_Obama");
+    std::fs::create_dir_all(&person).expect("temp gallery");
+    std::fs::copy(common::asset("photos/obama.jpg"), person.join("obama.jpg")).expect("copy");
+    let (g, skipped) = Gallery::build_from_dir(&dir, &det, &emb).expect("gallery builds");
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert_eq!(g.len(), 1);
+    let cfg = DetectorConfig::default();
+    let mut sims = Vec::new();
+    for (photo, is_obama) in [("obama2.jpg", true), ("obama3.jpg", true), ("biden.jpg", false)] {
+        let e = gallery::enrol_image(&common::asset(&format!("photos/{photo}")), &det, &cfg, &emb).expect("a face");
+        let m = g.best_match(&e, gallery::DEFAULT_THRESHOLD);
+        assert_eq!(m.person.is_some(), is_obama, "{photo}: similarity {}", m.similarity);
+        sims.push((photo, m.similarity));
+    }
+    eprintln!("similarities to obama.jpg: {sims:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn emotions_are_probabilities_over_the_chosen_labels() {
+    let det = detector();
+    let cls = EmotionClassifier::new(
+        backend::load(&common::model("emotion-minixception.onnx"), BackendKind::Tract).expect("emotion"),
+    );
+    let (rgb, w, h) = common::load_rgb(&common::asset("photos/sample1.jpg"));
+    let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("frame");
+    let boxes: Vec<[f32; 4]> = det
+        .detect(&view, &DetectorConfig::default())
+        .expect("runs")
+        .iter()
+        .map(|f| f.bbox)
+        .collect();
+    for subset in [
+        parse_labels("").expect("all"),
+        parse_labels("angry,happy,neutral,sad,surprise").expect("five"),
+    ] {
+        let out = cls.classify(&view, &boxes, &subset).expect("classifies");
+        assert_eq!(out.len(), boxes.len());
+        for e in &out {
+            assert_eq!(e.labels.len(), subset.len());
+            assert!((e.scores.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+            assert!(e.scores.iter().all(|s| (0.0..=1.0).contains(s)));
+            assert_eq!(e.confidence(), e.scores.iter().cloned().fold(0.0, f32::max));
+        }
+    }
+}

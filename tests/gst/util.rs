@@ -1,0 +1,140 @@
+//! Shared by the element tests: GStreamer set-up, decoding photos into any raw format,
+//! running a pipeline to its end, and the hand-checked faces.
+#![allow(dead_code)]
+
+use gst::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+#[path = "../common/mod.rs"]
+pub mod engine_common;
+#[allow(unused_imports)]
+pub use engine_common::{asset, check_boxes, expected_faces, root};
+
+pub const FORMATS: [&str; 8] = ["I420", "NV12", "RGB", "BGR", "RGBA", "BGRA", "RGBx", "BGRx"];
+
+pub fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        gst::init().expect("GStreamer initialises");
+        gstface::register_static().expect("elements register");
+    });
+}
+
+/// A photo decoded by GStreamer and converted to `format`: its caps and one buffer.
+pub fn photo_buffer(path: &Path, format: &str) -> (gst::Caps, gst::Buffer) {
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format={format} ! appsink name=sink",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let sink = pipeline
+        .by_name("sink")
+        .expect("sink")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    let sample = sink.pull_sample().expect("one frame");
+    pipeline.set_state(gst::State::Null).expect("stops");
+    (
+        sample.caps().expect("caps").to_owned(),
+        sample.buffer().expect("buffer").to_owned(),
+    )
+}
+
+/// Runs a launch line ending in `appsink name=sink` to EOS; returns every output sample.
+pub fn run_to_eos(desc: &str) -> Result<Vec<gst::Sample>, String> {
+    let pipeline = gst::parse::launch(desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
+        .ok_or("no appsink named sink")?;
+    sink.set_property("sync", false);
+    let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = samples.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                store.lock().expect("lock").push(sample);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let result = wait(&pipeline);
+    pipeline.set_state(gst::State::Null).map_err(|e| e.to_string())?;
+    result?;
+    let out = std::mem::take(&mut *samples.lock().expect("lock"));
+    Ok(out)
+}
+
+/// Plays a pipeline to EOS; an error message or a failed state change comes back as text
+/// (with the debug details), warnings are collected into the second value.
+pub fn play(desc: &str) -> (Result<(), String>, Vec<String>) {
+    let pipeline = match gst::parse::launch(desc) {
+        Ok(p) => p.downcast::<gst::Pipeline>().expect("pipeline"),
+        Err(e) => return (Err(e.to_string()), vec![]),
+    };
+    let mut warnings = Vec::new();
+    let r = wait_collect(&pipeline, &mut warnings);
+    let _ = pipeline.set_state(gst::State::Null);
+    (r, warnings)
+}
+
+fn wait(pipeline: &gst::Pipeline) -> Result<(), String> {
+    wait_collect(pipeline, &mut Vec::new())
+}
+
+fn wait_collect(pipeline: &gst::Pipeline, warnings: &mut Vec<String>) -> Result<(), String> {
+    let bus = pipeline.bus().expect("bus");
+    let started = pipeline.set_state(gst::State::Playing);
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Eos(..) => return Ok(()),
+            MessageView::Error(e) => {
+                return Err(format!(
+                    "{} ({})",
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ));
+            }
+            MessageView::Warning(w) => warnings.push(format!(
+                "{} ({})",
+                w.error(),
+                w.debug().map(|d| d.to_string()).unwrap_or_default()
+            )),
+            _ => {}
+        }
+    }
+    if started.is_err() {
+        return Err("state change failed without an error message".into());
+    }
+    Err("timed out".into())
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gstface-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A gallery folder with one person made from one photo.
+pub fn gallery_of(name: &str, photo: &str) -> PathBuf {
+    let d = temp_dir(&format!("gallery-{name}"));
+    std::fs::create_dir_all(d.join(name)).expect("person dir");
+    std::fs::copy(asset(&format!("photos/{photo}")), d.join(name).join(photo)).expect("copy");
+    d
+}
+
+pub fn video_size(caps: &gst::CapsRef) -> (u32, u32) {
+    let info = gst_video::VideoInfo::from_caps(caps).expect("video caps");
+    (info.width(), info.height())
+}

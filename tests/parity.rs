@@ -1,0 +1,89 @@
+//! The bundled ONNX files, run through tract, reproduce the original framework's
+//! outputs recorded by models/convert (models/fixtures/*.json).
+
+mod common;
+
+use faceengine::backend::{self, BackendKind};
+use faceengine::tensor::Tensor;
+use std::path::Path;
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn tensor(dir: &Path, spec: &serde_json::Value) -> (String, Tensor) {
+    let shape: Vec<usize> = spec["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|v| v.as_u64().expect("dim") as usize)
+        .collect();
+    let data = read_f32(&dir.join(spec["file"].as_str().expect("file")));
+    (
+        spec["name"].as_str().expect("name").to_string(),
+        Tensor::new(shape, data).expect("consistent fixture"),
+    )
+}
+
+fn check_fixture(name: &str) {
+    let dir = common::root().join("models/fixtures");
+    let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("fixture json");
+    let fx: serde_json::Value = serde_json::from_str(&text).expect("valid fixture");
+    let model =
+        backend::load(&common::model(fx["model"].as_str().expect("model")), BackendKind::Tract).expect("model loads");
+    let inputs: Vec<Tensor> = fx["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|s| tensor(&dir, s).1)
+        .collect();
+    let outputs = model.run(&inputs).expect("model runs");
+    let abs = fx["tolerance"]["abs"].as_f64().expect("abs tolerance") as f32;
+    let rel = fx["tolerance"]["rel"].as_f64().unwrap_or(0.0) as f32;
+    for spec in fx["outputs"].as_array().expect("outputs") {
+        let (oname, want) = tensor(&dir, spec);
+        let got = &outputs[model.output_index(&oname).expect("output exists")];
+        assert_eq!(got.shape, want.shape, "{name}/{oname}: shape");
+        let mut worst = 0.0f32;
+        for (g, w) in got.data.iter().zip(&want.data) {
+            let err = (g - w).abs();
+            assert!(
+                err <= abs + rel * w.abs(),
+                "{name}/{oname}: got {g}, original {w} (tolerance {abs} + {rel}·|x|)"
+            );
+            worst = worst.max(err);
+        }
+        eprintln!("{name}/{oname}: max abs error {worst:e}");
+    }
+}
+
+#[test]
+fn yunet_matches_the_original() {
+    check_fixture("yunet");
+}
+
+#[test]
+fn sface_matches_the_original() {
+    check_fixture("sface");
+}
+
+#[test]
+fn emotion_matches_the_original() {
+    check_fixture("emotion-minixception");
+}
+
+#[test]
+fn every_bundled_model_loads_and_a_missing_one_is_a_clear_error() {
+    for m in ["yunet.onnx", "sface.onnx", "emotion-minixception.onnx"] {
+        backend::load(&common::model(m), BackendKind::Tract).unwrap_or_else(|e| panic!("{m}: {e:#}"));
+    }
+    let err = match backend::load(Path::new("/nonexistent/model.onnx"), BackendKind::Tract) {
+        Ok(_) => panic!("a missing model must not load"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("/nonexistent/model.onnx"), "{err}");
+}
