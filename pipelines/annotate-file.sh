@@ -20,15 +20,17 @@ id_opts=()
 [ -n "$gallery" ] && id_opts+=("gallery=$gallery")
 
 # The analysis elements read I420 directly; videoconvert is a no-op for most decoders.
-# x264enc wants I420 too, so faceannotate blends into the same frames.
+# x264enc wants I420 too, so faceannotate blends into the same frames. Each queue
+# starts a thread, so decoding, detection, identification and encoding of successive
+# frames overlap on a multi-core CPU.
 # shellcheck disable=SC2086
 gst-launch-1.0 -e -q \
     filesrc location="$in" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
-    ! facedetect ${FACEDETECT_OPTS:-} \
-    ! faceid "${id_opts[@]}" ${FACEID_OPTS:-} \
+    ! queue max-size-buffers=4 ! facedetect ${FACEDETECT_OPTS:-} \
+    ! queue max-size-buffers=4 ! faceid "${id_opts[@]}" ${FACEID_OPTS:-} \
     ! faceemotion ${FACEEMOTION_OPTS:-} \
     ! facejson location="$json" \
     ! faceannotate \
-    ! x264enc speed-preset=veryfast tune=zerolatency ! h264parse ! mp4mux \
+    ! queue max-size-buffers=4 ! x264enc speed-preset=veryfast ! h264parse ! mp4mux \
     ! filesink location="$out"
 echo "wrote $out and $json"

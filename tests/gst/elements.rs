@@ -273,3 +273,46 @@ fn bad_properties_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn faceannotate_attaches_the_overlay_when_downstream_renders_it() {
+    init();
+    let (caps, buf) = photo_buffer(&asset("photos/sample4.jpg"), "RGBA");
+    let input = buf.map_readable().expect("map").to_vec();
+    let mut h = gst_check::Harness::new_parse("facedetect ! faceannotate");
+    // The harness's sink answers allocation queries saying it renders overlay metas,
+    // as a GL or Wayland sink would.
+    h.add_propose_allocation_meta(
+        <gst_video::VideoOverlayCompositionMeta as gst::MetaAPI>::meta_api(),
+        None,
+    );
+    h.set_src_caps(caps);
+    let out = h.push_and_pull(buf).expect("a buffer comes out");
+    let comp = out
+        .meta::<gst_video::VideoOverlayCompositionMeta>()
+        .expect("overlay attached as meta");
+    assert_eq!(comp.overlay().n_rectangles(), 4, "one rectangle per face");
+    assert_eq!(
+        out.map_readable().expect("map").as_slice(),
+        input.as_slice(),
+        "pixels untouched when attaching"
+    );
+}
+
+#[test]
+fn faceemotion_reads_a_sad_and_a_laughing_face() {
+    init();
+    // Stills of the Pexels clip: crying 2 s in, laughing 15 s in.
+    for (still, want) in [("video/pexels-02s.png", "sad"), ("video/pexels-15s.png", "happy")] {
+        let desc = format!(
+            "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect ! faceemotion ! appsink name=sink",
+            asset(still).display()
+        );
+        let samples = run_to_eos(&desc).unwrap_or_else(|e| panic!("{still}: {e}"));
+        let (w, h) = video_size(samples[0].caps().expect("caps"));
+        let faces = meta::faces(samples[0].buffer().expect("buffer"), w, h);
+        assert_eq!(faces.len(), 1, "{still}");
+        let e = faces[0].emotion.clone().expect("emotion");
+        assert_eq!(e.label, want, "{still}: {:?}", e.scores);
+    }
+}
