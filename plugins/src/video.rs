@@ -60,3 +60,55 @@ pub fn frame_view<'a>(frame: &'a gst_video::VideoFrameRef<&gst::BufferRef>) -> a
     )?
     .with_yuv(matrix, full))
 }
+
+/// The always-present `src` and `sink` templates of a filter over [`caps`].
+pub fn pad_templates() -> Vec<gst::PadTemplate> {
+    let caps = caps();
+    [gst::PadDirection::Src, gst::PadDirection::Sink]
+        .into_iter()
+        .map(|dir| {
+            let name = if dir == gst::PadDirection::Src { "src" } else { "sink" };
+            gst::PadTemplate::new(name, dir, gst::PadPresence::Always, &caps).expect("valid template")
+        })
+        .collect()
+}
+
+/// Runs an element's analysis on each frame and keeps the stream alive when it fails.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Consecutive frames that failed; warned about once per run of failures.
+    failing: u64,
+}
+
+impl Analysis {
+    /// Maps `buf` for reading and runs `f` on its engine view. A frame that cannot be
+    /// mapped is a stream error; an analysis error only skips this frame (`Ok(None)`):
+    /// it passes on without the element's metadata, and one bad frame never ends the
+    /// stream.
+    pub fn run<T>(
+        &mut self,
+        element: &gst::Element,
+        what: &str,
+        buf: &gst::BufferRef,
+        info: &gst_video::VideoInfo,
+        f: impl FnOnce(&FrameView) -> anyhow::Result<T>,
+    ) -> Result<Option<T>, gst::FlowError> {
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, info).map_err(|_| {
+            gst::element_error!(element, gst::StreamError::Failed, ["Cannot map the frame for reading"]);
+            gst::FlowError::Error
+        })?;
+        match frame_view(&frame).and_then(|view| f(&view)) {
+            Ok(v) => {
+                self.failing = 0;
+                Ok(Some(v))
+            }
+            Err(e) => {
+                if self.failing == 0 {
+                    gst::element_warning!(element, gst::StreamError::Decode, ["{what} failed on a frame: {e:#}"]);
+                }
+                self.failing += 1;
+                Ok(None)
+            }
+        }
+    }
+}

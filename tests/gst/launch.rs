@@ -9,7 +9,13 @@ use util::*;
 
 /// A folder holding only the libgstface.so cargo built alongside this test (in
 /// target/<profile>/deps/), so gst-launch-1.0 loads exactly this build.
+/// Made once per test process: the tests run in parallel and share it.
 fn plugin_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(make_plugin_dir).clone()
+}
+
+fn make_plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let deps = exe.parent().expect("deps folder");
     let so = [deps.join("libgstface.so"), deps.join("../libgstface.so")]

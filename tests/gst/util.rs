@@ -119,8 +119,11 @@ fn wait_collect(pipeline: &gst::Pipeline, warnings: &mut Vec<String>) -> Result<
     Err("timed out".into())
 }
 
+/// A fresh folder; unique per call, since tests run in parallel threads of one process.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gstface-{name}-{}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("gstface-{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d

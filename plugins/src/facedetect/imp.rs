@@ -33,8 +33,7 @@ impl Default for Settings {
 struct State {
     detector: YuNet,
     info: Option<gst_video::VideoInfo>,
-    /// Consecutive frames that failed; reported once per run of failures.
-    failing: u64,
+    analysis: video::Analysis,
 }
 
 #[derive(Default)]
@@ -154,15 +153,7 @@ impl ElementImpl for FaceDetect {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video::caps();
-            vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(video::pad_templates);
         TEMPLATES.as_ref()
     }
 }
@@ -190,7 +181,7 @@ impl BaseTransformImpl for FaceDetect {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             detector,
             info: None,
-            failing: 0,
+            analysis: video::Analysis::default(),
         });
         Ok(())
     }
@@ -205,31 +196,17 @@ impl BaseTransformImpl for FaceDetect {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let result = {
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map the frame for reading"]);
-                gst::FlowError::Error
+        let element = self.obj();
+        let detector = &state.detector;
+        let found = state
+            .analysis
+            .run(element.upcast_ref(), "Face detection", buf, &info, |view| {
+                detector.detect(view, &config)
             })?;
-            video::frame_view(&frame).and_then(|view| state.detector.detect(&view, &config))
-        };
-        match result {
-            Ok(faces) => {
-                state.failing = 0;
-                gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
-                for f in &faces {
-                    meta::add_face(buf, f, info.width(), info.height(), "yunet", None);
-                }
-            }
-            Err(e) => {
-                // One bad frame must not end the stream: pass it on without faces.
-                if state.failing == 0 {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::StreamError::Decode,
-                        ["Face detection failed on a frame: {e:#}"]
-                    );
-                }
-                state.failing += 1;
+        if let Some(faces) = found {
+            gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
+            for f in &faces {
+                meta::add_face(buf, f, info.width(), info.height(), "yunet", None);
             }
         }
         Ok(gst::FlowSuccess::Ok)

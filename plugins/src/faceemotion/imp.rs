@@ -37,7 +37,7 @@ struct State {
     subset: Vec<usize>,
     model_name: String,
     info: Option<gst_video::VideoInfo>,
-    failing: u64,
+    analysis: video::Analysis,
 }
 
 #[derive(Default)]
@@ -122,15 +122,7 @@ impl ElementImpl for FaceEmotion {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video::caps();
-            vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(video::pad_templates);
         TEMPLATES.as_ref()
     }
 }
@@ -170,7 +162,7 @@ impl BaseTransformImpl for FaceEmotion {
             subset,
             model_name,
             info: None,
-            failing: 0,
+            analysis: video::Analysis::default(),
         });
         Ok(())
     }
@@ -188,35 +180,20 @@ impl BaseTransformImpl for FaceEmotion {
         if faces.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let result = {
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map the frame for reading"]);
-                gst::FlowError::Error
+        let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
+        let element = self.obj();
+        let (classifier, subset) = (&state.classifier, &state.subset);
+        let found = state
+            .analysis
+            .run(element.upcast_ref(), "Emotion classification", buf, &info, |view| {
+                classifier.classify(view, &boxes, subset)
             })?;
-            let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
-            video::frame_view(&frame).and_then(|view| state.classifier.classify(&view, &boxes, &state.subset))
-        };
-        match result {
-            Ok(emotions) => {
-                state.failing = 0;
-                meta::add_params(
-                    buf,
-                    emotions
-                        .iter()
-                        .map(|e| Some(meta::emotion_params(e, &state.model_name)))
-                        .collect(),
-                );
-            }
-            Err(e) => {
-                if state.failing == 0 {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::StreamError::Decode,
-                        ["Emotion classification failed on a frame: {e:#}"]
-                    );
-                }
-                state.failing += 1;
-            }
+        if let Some(emotions) = found {
+            let params = emotions
+                .iter()
+                .map(|e| Some(meta::emotion_params(e, &state.model_name)))
+                .collect();
+            meta::add_params(buf, params);
         }
         Ok(gst::FlowSuccess::Ok)
     }

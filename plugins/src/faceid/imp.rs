@@ -40,7 +40,7 @@ struct State {
     embedder: Embedder,
     gallery: Gallery,
     info: Option<gst_video::VideoInfo>,
-    failing: u64,
+    analysis: video::Analysis,
 }
 
 #[derive(Default)]
@@ -142,15 +142,7 @@ impl ElementImpl for FaceId {
     }
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
-        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = video::caps();
-            vec![
-                gst::PadTemplate::new("src", gst::PadDirection::Src, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-                gst::PadTemplate::new("sink", gst::PadDirection::Sink, gst::PadPresence::Always, &caps)
-                    .expect("valid template"),
-            ]
-        });
+        static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(video::pad_templates);
         TEMPLATES.as_ref()
     }
 }
@@ -240,7 +232,7 @@ impl BaseTransformImpl for FaceId {
             embedder,
             gallery,
             info: None,
-            failing: 0,
+            analysis: video::Analysis::default(),
         });
         Ok(())
     }
@@ -265,38 +257,25 @@ impl BaseTransformImpl for FaceId {
         if wanted.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let result = {
-            let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(&*buf, &info).map_err(|_| {
-                gst::element_imp_error!(self, gst::StreamError::Failed, ["Cannot map the frame for reading"]);
-                gst::FlowError::Error
+        let landmarks: Vec<_> = wanted.iter().map(|(_, lm)| *lm).collect();
+        let element = self.obj();
+        let embedder = &state.embedder;
+        let found = state
+            .analysis
+            .run(element.upcast_ref(), "Face identification", buf, &info, |view| {
+                embedder.embed(view, &landmarks)
             })?;
-            let landmarks: Vec<_> = wanted.iter().map(|(_, lm)| *lm).collect();
-            video::frame_view(&frame).and_then(|view| state.embedder.embed(&view, &landmarks))
-        };
-        match result {
-            Ok(embeddings) => {
-                state.failing = 0;
-                let mut params = vec![None; faces.len()];
-                for ((i, _), e) in wanted.iter().zip(&embeddings) {
-                    let m = state.gallery.best_match(e, threshold);
-                    let (label, id) = match m.person {
-                        Some(p) => (state.gallery.name(p), p as i32),
-                        None => ("unknown", -1),
-                    };
-                    params[*i] = Some(meta::identity_params(label, id, m.similarity, "sface"));
-                }
-                meta::add_params(buf, params);
+        if let Some(embeddings) = found {
+            let mut params = vec![None; faces.len()];
+            for ((i, _), e) in wanted.iter().zip(&embeddings) {
+                let m = state.gallery.best_match(e, threshold);
+                let (label, id) = match m.person {
+                    Some(p) => (state.gallery.name(p), p as i32),
+                    None => ("unknown", -1),
+                };
+                params[*i] = Some(meta::identity_params(label, id, m.similarity, "sface"));
             }
-            Err(e) => {
-                if state.failing == 0 {
-                    gst::element_imp_warning!(
-                        self,
-                        gst::StreamError::Decode,
-                        ["Face identification failed on a frame: {e:#}"]
-                    );
-                }
-                state.failing += 1;
-            }
+            meta::add_params(buf, params);
         }
         Ok(gst::FlowSuccess::Ok)
     }
