@@ -9,11 +9,25 @@ use std::sync::Arc;
 
 pub struct Embedder {
     model: Arc<dyn Backend>,
+    threads: usize,
 }
 
 impl Embedder {
+    /// An embedder using one thread per CPU for frames with several faces.
     pub fn new(model: Arc<dyn Backend>) -> Self {
-        Self { model }
+        Self { model, threads: 0 }
+    }
+
+    /// Faces of one frame are embedded on up to `threads` threads (0 = one per CPU).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    fn thread_count(&self, faces: usize) -> usize {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let wanted = if self.threads == 0 { cpus } else { self.threads };
+        wanted.clamp(1, faces.max(1))
     }
 
     /// Unit-length embeddings of the faces with these landmarks, one model call for all.
@@ -23,13 +37,33 @@ impl Embedder {
         }
         // One face per call: tract's convolutions run this net faster at batch 1 than
         // batched (measured 55 ms/face alone vs 78 ms/face in a batch of 3), and a
-        // batch-1 plan is compiled once instead of once per face count.
-        let mut out = Vec::with_capacity(landmarks.len());
-        for lm in landmarks {
+        // batch-1 plan is compiled once instead of once per face count. Faces are
+        // spread over threads instead: the plan is shared, each run has its own state.
+        let one = |lm: &[[f32; 2]; 5]| -> Result<Vec<f32>> {
             let input = Tensor::new(vec![1, 3, ALIGNED_SIZE, ALIGNED_SIZE], aligned_rgb(frame, lm))?;
-            out.extend(self.embed_aligned(input)?);
+            self.embed_aligned(input)?
+                .pop()
+                .ok_or_else(|| anyhow::anyhow!("SFace returned no embedding"))
+        };
+        let threads = self.thread_count(landmarks.len());
+        if threads <= 1 {
+            return landmarks.iter().map(one).collect();
         }
-        Ok(out)
+        let chunk = landmarks.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = landmarks
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(one).collect::<Result<Vec<_>>>()))
+                .collect();
+            let mut out = Vec::with_capacity(landmarks.len());
+            for w in workers {
+                out.extend(
+                    w.join()
+                        .map_err(|_| anyhow::anyhow!("an embedding thread panicked"))??,
+                );
+            }
+            Ok(out)
+        })
     }
 
     /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.

@@ -316,3 +316,27 @@ fn faceemotion_reads_a_sad_and_a_laughing_face() {
         assert_eq!(e.label, want, "{still}: {:?}", e.scores);
     }
 }
+
+#[test]
+fn faceid_gives_the_same_answers_on_one_thread_and_several() {
+    init();
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let run = |threads: u32| {
+        let desc = format!(
+            "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect ! faceid threads={threads} gallery=\"{}\" \
+             ! appsink name=sink",
+            asset("photos/sample5.jpg").display(),
+            gallery.display()
+        );
+        let samples = run_to_eos(&desc).expect("runs");
+        let (w, h) = video_size(samples[0].caps().expect("caps"));
+        meta::faces(samples[0].buffer().expect("buffer"), w, h)
+            .into_iter()
+            .map(|f| f.identity.expect("identity"))
+            .collect::<Vec<_>>()
+    };
+    let one = run(1);
+    assert_eq!(one.len(), 5, "sample5 has five faces");
+    assert!(one.iter().all(|(name, id, _)| name == "unknown" && *id == -1), "{one:?}");
+    assert_eq!(run(3), one, "splitting the faces over threads must not change any answer");
+}

@@ -23,6 +23,7 @@ struct Settings {
     threshold: f32,
     model: PathBuf,
     detector_model: PathBuf,
+    threads: u32,
 }
 
 impl Default for Settings {
@@ -32,6 +33,7 @@ impl Default for Settings {
             threshold: gallery::DEFAULT_THRESHOLD,
             model: faceengine::default_model("sface.onnx"),
             detector_model: faceengine::default_model("yunet.onnx"),
+            threads: 0,
         }
     }
 }
@@ -83,6 +85,12 @@ impl ObjectImpl for FaceId {
                     .default_value(Some(d.model.to_string_lossy().as_ref()))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("Threads that embed the faces of one frame in parallel (0 = one per CPU)")
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("detector-model")
                     .nick("Detector model")
                     .blurb("YuNet model used to find the face in each gallery photo when enrolling a folder")
@@ -109,6 +117,7 @@ impl ObjectImpl for FaceId {
             "threshold" => s.threshold = value.get::<f64>().unwrap_or(gallery::DEFAULT_THRESHOLD as f64) as f32,
             "model" => s.model = path().unwrap_or_else(|| Settings::default().model),
             "detector-model" => s.detector_model = path().unwrap_or_else(|| Settings::default().detector_model),
+            "threads" => s.threads = value.get::<u32>().unwrap_or(0),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -120,6 +129,7 @@ impl ObjectImpl for FaceId {
             "threshold" => (s.threshold as f64).to_value(),
             "model" => s.model.to_string_lossy().to_value(),
             "detector-model" => s.detector_model.to_string_lossy().to_value(),
+            "threads" => s.threads.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -154,8 +164,9 @@ impl BaseTransformImpl for FaceId {
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let threads = s.threads as usize;
         let embedder = backend::load(&s.model, BackendKind::Tract)
-            .map(Embedder::new)
+            .map(|m| Embedder::new(m).with_threads(threads))
             .map_err(|e| {
                 gst::error_msg!(
                     gst::ResourceError::OpenRead,
