@@ -337,6 +337,13 @@ fn faceid_gives_the_same_answers_on_one_thread_and_several() {
     };
     let one = run(1);
     assert_eq!(one.len(), 5, "sample5 has five faces");
-    assert!(one.iter().all(|(name, id, _)| name == "unknown" && *id == -1), "{one:?}");
-    assert_eq!(run(3), one, "splitting the faces over threads must not change any answer");
+    assert!(
+        one.iter().all(|(name, id, _)| name == "unknown" && *id == -1),
+        "{one:?}"
+    );
+    assert_eq!(
+        run(3),
+        one,
+        "splitting the faces over threads must not change any answer"
+    );
 }
