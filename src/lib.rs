@@ -11,6 +11,7 @@ pub mod detect;
 pub mod draw;
 pub mod embed;
 pub mod emotion;
+pub mod eval;
 pub mod frame;
 pub mod gallery;
 pub mod record;
