@@ -1,0 +1,83 @@
+//! face-eval end to end on tiny data sets laid out like ../shared/data, with answers
+//! known by construction.
+
+mod common;
+
+use std::process::Command;
+
+fn last_line(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn wider_ap_is_one_on_a_hand_checked_photo() {
+    let dir = std::env::temp_dir().join(format!("face-eval-wider-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("images/group")).expect("dirs");
+    std::fs::copy(
+        common::asset("photos/sample4.jpg"),
+        dir.join("images/group/sample4.jpg"),
+    )
+    .expect("copy");
+    let faces: Vec<serde_json::Value> = common::expected_faces()
+        .into_iter()
+        .find(|(n, _)| n == "sample4.jpg")
+        .expect("sample4 in expected-faces.json")
+        .1
+        .iter()
+        .map(|b| serde_json::json!({"box": b, "invalid": false, "easy": true, "medium": true, "hard": true}))
+        .collect();
+    let gt = serde_json::json!({"format": "test", "images": [{"image": "images/group/sample4.jpg", "faces": faces}]});
+    std::fs::write(dir.join("gt.json"), gt.to_string()).expect("gt");
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["wider", "--data"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(last_line(&out), "easy=1.0000 medium=1.0000 hard=1.0000 images=1");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fer_reads_a_sad_and_a_laughing_face_crop() {
+    let dir = std::env::temp_dir().join(format!("face-eval-fer-{}", std::process::id()));
+    // Grey face crops of the Pexels stills in FER's folder layout: the detector's box
+    // for each still, squared about its centre.
+    for (class, still, bx) in [
+        ("sad", "video/pexels-02s.png", [299, 38, 288, 288]),
+        ("happy", "video/pexels-15s.png", [313, 33, 306, 306]),
+    ] {
+        std::fs::create_dir_all(dir.join(class)).expect("dir");
+        let img = image::open(common::asset(still)).expect("still");
+        img.crop_imm(bx[0], bx[1], bx[2], bx[3])
+            .grayscale()
+            .save(dir.join(class).join("face.png"))
+            .expect("crop");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["fer", "--labels", "happy,sad", "--data"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(last_line(&out), "accuracy=1.0000 images=2");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["wider"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data is required"));
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["nope", "--data", "/tmp"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown subcommand"));
+}
