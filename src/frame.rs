@@ -156,6 +156,12 @@ impl<'a> FrameView<'a> {
         Self::new(format, width, height, &[data], &[stride])
     }
 
+    /// A view of a decoded RGB image (gallery photos, benchmark images).
+    pub fn from_rgb_image(img: &'a image::RgbImage) -> Result<Self> {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        Self::packed(PixelFormat::Rgb, w, h, img.as_raw(), w * 3)
+    }
+
     /// Sets how YUV samples are turned into RGB (ignored for RGB formats).
     pub fn with_yuv(mut self, matrix: YuvMatrix, full_range: bool) -> Self {
         self.yuv = Yuv::new(matrix, full_range);

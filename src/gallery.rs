@@ -3,7 +3,7 @@
 
 use crate::detect::{DetectorConfig, YuNet};
 use crate::embed::{Embedder, cosine};
-use crate::frame::{FrameView, PixelFormat};
+use crate::frame::FrameView;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -195,8 +195,7 @@ fn is_image(p: &Path) -> bool {
 /// Embedding of the largest face in one image file.
 pub fn enrol_image(path: &Path, detector: &YuNet, cfg: &DetectorConfig, embedder: &Embedder) -> Result<Vec<f32>> {
     let img = image::open(path).context("cannot decode image")?.to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let view = FrameView::packed(PixelFormat::Rgb, w, h, img.as_raw(), w * 3)?;
+    let view = FrameView::from_rgb_image(&img)?;
     let faces = detector.detect(&view, cfg)?;
     let Some(face) = faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
         bail!("no face found");

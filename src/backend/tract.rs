@@ -132,10 +132,23 @@ fn widen_f16_weights(proto: &mut tract_onnx::pb::ModelProto) {
             .iter()
             .flat_map(|&h| f16::from_bits(h).to_f32().to_le_bytes())
             .collect();
-        widened.push(t);
+        widened.push((n.input[0].clone(), t));
         false
     });
-    graph.initializer.extend(widened);
+    // The fp16 originals are dead now unless something else reads them; left in, tract
+    // would keep a second copy of the weights in memory.
+    let still_used: std::collections::HashSet<&str> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().map(String::as_str))
+        .collect();
+    let dead: std::collections::HashSet<String> = widened
+        .iter()
+        .map(|(src, _)| src.clone())
+        .filter(|src| !still_used.contains(src.as_str()))
+        .collect();
+    graph.initializer.retain(|t| !dead.contains(&t.name));
+    graph.initializer.extend(widened.into_iter().map(|(_, t)| t));
 }
 
 impl Backend for TractModel {

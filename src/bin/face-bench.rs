@@ -12,7 +12,7 @@ use faceengine::backend::{self, BackendKind};
 use faceengine::detect::{DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{EmotionClassifier, parse_labels};
-use faceengine::frame::{FrameView, PixelFormat};
+use faceengine::frame::FrameView;
 use std::time::Instant;
 
 fn time_ms<T>(iterations: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
@@ -65,7 +65,7 @@ fn main() -> Result<()> {
             .with_context(|| format!("cannot read {path}"))?
             .to_rgb8();
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let view = FrameView::packed(PixelFormat::Rgb, w, h, img.as_raw(), w * 3)?;
+        let view = FrameView::from_rgb_image(&img)?;
         let cfg = DetectorConfig::default();
         let (det_ms, faces) = time_ms(iterations, || det.detect(&view, &cfg))?;
         let full = DetectorConfig {

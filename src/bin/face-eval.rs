@@ -13,7 +13,7 @@ use faceengine::embed::{Embedder, cosine};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
 use faceengine::eval::pairs::{kfold_accuracy, make_pairs, tar_at_far};
 use faceengine::eval::wider::{EvalImage, average_precision};
-use faceengine::frame::{FrameView, PixelFormat};
+use faceengine::frame::FrameView;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -47,12 +47,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args> {
     })
 }
 
-fn rgb_image(path: &Path) -> Result<(Vec<u8>, usize, usize)> {
-    let img = image::open(path)
+fn rgb_image(path: &Path) -> Result<image::RgbImage> {
+    Ok(image::open(path)
         .with_context(|| format!("cannot read {}", path.display()))?
-        .to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    Ok((img.into_raw(), w, h))
+        .to_rgb8())
 }
 
 fn detector(opts: &HashMap<String, String>) -> Result<YuNet> {
@@ -80,8 +78,8 @@ fn wider(args: &Args) -> Result<()> {
     let mut levels: [Vec<EvalImage>; 3] = Default::default();
     for (n, entry) in images.iter().enumerate() {
         let file = args.data.join(entry["image"].as_str().context("image path")?);
-        let (rgb, w, h) = rgb_image(&file)?;
-        let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3)?;
+        let img = rgb_image(&file)?;
+        let view = FrameView::from_rgb_image(&img)?;
         let dets: Vec<([f64; 4], f64)> = det
             .detect(&view, &cfg)?
             .iter()
@@ -184,8 +182,9 @@ fn lfw(args: &Args) -> Result<()> {
     for (n, p) in pairs.iter().enumerate() {
         for r in [p.a, p.b] {
             if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(r) {
-                let (rgb, w, h) = rgb_image(&people[r.0].1[r.1])?;
-                let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3)?;
+                let img = rgb_image(&people[r.0].1[r.1])?;
+                let (w, h) = (img.width() as usize, img.height() as usize);
+                let view = FrameView::from_rgb_image(&img)?;
                 let faces = det.detect(&view, &cfg)?;
                 // LFW images are centred on the person: take the face nearest the centre.
                 let centre = |f: &faceengine::Face| {
@@ -252,8 +251,9 @@ fn fer(args: &Args) -> Result<()> {
             .collect();
         files.sort();
         for f in files {
-            let (rgb, w, h) = rgb_image(&f)?;
-            let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3)?;
+            let img = rgb_image(&f)?;
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let view = FrameView::from_rgb_image(&img)?;
             // FER images are face crops already: the whole image is the face box.
             let e = cls.classify(&view, &[[0.0, 0.0, w as f32, h as f32]], &subset)?;
             confusion[truth][e[0].label_id] += 1;
