@@ -1,8 +1,76 @@
 //! Face detection: the detected face type, non-maximum suppression, and the detectors.
 
+pub mod mtcnn;
 pub mod yunet;
 
+pub use mtcnn::Mtcnn;
 pub use yunet::{DetectorConfig, YuNet};
+
+use crate::backend::{self, BackendKind};
+use crate::frame::FrameView;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Either detector, chosen by name or model path.
+pub enum Detector {
+    YuNet(YuNet),
+    Mtcnn(Mtcnn),
+}
+
+impl Detector {
+    /// `"yunet"` or `"mtcnn"` load the bundled models; any other value is a path: a file
+    /// whose name contains `pnet` is MTCNN's P-Net with `rnet`/`onet` beside it under the
+    /// same name, anything else a YuNet model.
+    pub fn load(spec: &str, kind: BackendKind) -> Result<Self> {
+        match spec {
+            "yunet" => Self::load_yunet(&crate::default_model("yunet.onnx"), kind),
+            "mtcnn" => Self::load_mtcnn(&crate::default_model("mtcnn-pnet.onnx"), kind),
+            path => {
+                let p = Path::new(path);
+                let is_pnet = p.file_name().is_some_and(|n| n.to_string_lossy().contains("pnet"));
+                if is_pnet {
+                    Self::load_mtcnn(p, kind)
+                } else {
+                    Self::load_yunet(p, kind)
+                }
+            }
+        }
+    }
+
+    fn load_yunet(path: &Path, kind: BackendKind) -> Result<Self> {
+        Ok(Self::YuNet(YuNet::new(backend::load(path, kind)?)?))
+    }
+
+    fn load_mtcnn(pnet: &Path, kind: BackendKind) -> Result<Self> {
+        let sibling = |net: &str| -> PathBuf {
+            let name = pnet
+                .file_name()
+                .map(|n| n.to_string_lossy().replace("pnet", net))
+                .unwrap_or_default();
+            pnet.with_file_name(name)
+        };
+        Ok(Self::Mtcnn(Mtcnn::new(
+            backend::load(pnet, kind)?,
+            backend::load(&sibling("rnet"), kind)?,
+            backend::load(&sibling("onet"), kind)?,
+        )?))
+    }
+
+    /// The name that goes into the metadata's `model_name`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::YuNet(_) => "yunet",
+            Self::Mtcnn(_) => "mtcnn",
+        }
+    }
+
+    pub fn detect(&self, frame: &FrameView, cfg: &DetectorConfig) -> Result<Vec<Face>> {
+        match self {
+            Self::YuNet(d) => d.detect(frame, cfg),
+            Self::Mtcnn(d) => d.detect(frame, cfg),
+        }
+    }
+}
 
 /// One detected face, in pixels of the frame it was found in.
 #[derive(Debug, Clone, PartialEq)]

@@ -39,6 +39,21 @@ fn wider_ap_is_one_on_a_hand_checked_photo() {
         .output()
         .expect("runs");
     assert_eq!(last_line(&out), "easy=1.0000 medium=1.0000 hard=1.0000 images=1");
+    // MTCNN finds the same four people, each above anything else it reports.
+    let dump = dir.join("mtcnn.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["wider", "--model", "mtcnn", "--data"])
+        .arg(&dir)
+        .arg("--dump")
+        .arg(&dump)
+        .output()
+        .expect("runs");
+    assert_eq!(last_line(&out), "easy=1.0000 medium=1.0000 hard=1.0000 images=1");
+    let dets: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dump).expect("dump")).expect("json");
+    let rows = dets["images/group/sample4.jpg"]
+        .as_array()
+        .expect("detections of the image");
+    assert!(rows.len() >= 4 && rows.iter().all(|r| r.as_array().is_some_and(|r| r.len() == 5)));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -64,6 +79,48 @@ fn fer_reads_a_sad_and_a_laughing_face_crop() {
         .output()
         .expect("runs");
     assert_eq!(last_line(&out), "accuracy=1.0000 images=2");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn gallery_names_the_enrolled_and_leaves_the_stranger_unknown() {
+    let dir = std::env::temp_dir().join(format!("face-eval-gallery-{}", std::process::id()));
+    // Obama: three photos, the first two enrolled, the third a probe. Biden: one photo,
+    // a stranger. Someone with two photos is neither (nothing left to probe with).
+    for (person, photos) in [
+        ("Barack_Obama", &["obama.jpg", "obama2.jpg", "obama3.jpg"][..]),
+        ("Joe_Biden", &["biden.jpg"][..]),
+        ("Two_Photos", &["sample1.jpg", "sample2.jpg"][..]),
+    ] {
+        std::fs::create_dir_all(dir.join(person)).expect("dir");
+        for p in photos {
+            std::fs::copy(common::asset(&format!("photos/{p}")), dir.join(person).join(p)).expect("copy");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["gallery", "--data"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        last_line(&out),
+        "rank1=1.0000 identified=1.0000 stranger_rejection=1.0000 probes=2"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 people enrolled") && stdout.contains("(1 people unused)"),
+        "{stdout}"
+    );
+    // Enrolling three leaves Obama nothing to probe with: only the stranger remains.
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["gallery", "--enrol", "3", "--data"])
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(
+        last_line(&out),
+        "rank1=0.0000 identified=0.0000 stranger_rejection=1.0000 probes=1"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -77,8 +77,22 @@ fn emotion_matches_the_original() {
 }
 
 #[test]
+fn mtcnn_nets_match_the_original() {
+    for net in ["mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"] {
+        check_fixture(net);
+    }
+}
+
+#[test]
 fn every_bundled_model_loads_and_a_missing_one_is_a_clear_error() {
-    for m in ["yunet.onnx", "sface.onnx", "emotion-minixception.onnx"] {
+    for m in [
+        "yunet.onnx",
+        "sface.onnx",
+        "emotion-minixception.onnx",
+        "mtcnn-pnet.onnx",
+        "mtcnn-rnet.onnx",
+        "mtcnn-onet.onnx",
+    ] {
         backend::load(&common::model(m), BackendKind::Tract).unwrap_or_else(|e| panic!("{m}: {e:#}"));
     }
     let err = match backend::load(Path::new("/nonexistent/model.onnx"), BackendKind::Tract) {

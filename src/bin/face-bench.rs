@@ -2,14 +2,15 @@
 //!
 //!   face-bench [--iterations N] IMAGE...
 //!
-//! For each image (a still from a video), times YuNet detection at the image's own
-//! size with the default working size and at full size, then SFace and the emotion
-//! model per face (all faces of the image in one batch), and prints milliseconds.
+//! For each image (a still from a video), times YuNet detection with the default working
+//! size and at full size, MTCNN with the element's defaults (working size 640, minimum
+//! face 20), then SFace and the emotion model per face (all faces of the image in one
+//! batch), and prints milliseconds.
 //! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
 
 use anyhow::{Context, Result, bail};
 use faceengine::backend::{self, BackendKind};
-use faceengine::detect::{DetectorConfig, YuNet};
+use faceengine::detect::{Detector, DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{EmotionClassifier, parse_labels};
 use faceengine::frame::FrameView;
@@ -46,6 +47,7 @@ fn main() -> Result<()> {
         &faceengine::default_model("yunet.onnx"),
         BackendKind::Tract,
     )?)?;
+    let mtcnn = Detector::load("mtcnn", BackendKind::Tract)?;
     let emb = Embedder::new(backend::load(
         &faceengine::default_model("sface.onnx"),
         BackendKind::Tract,
@@ -57,8 +59,8 @@ fn main() -> Result<()> {
     let all = parse_labels("")?;
     println!("backend=tract iterations={iterations}");
     println!(
-        "{:<28} {:>10} {:>6} {:>12} {:>12} {:>14} {:>14}",
-        "image", "size", "faces", "detect ms", "detect@full", "sface ms/face", "emotion ms/face"
+        "{:<28} {:>10} {:>6} {:>12} {:>12} {:>10} {:>14} {:>14}",
+        "image", "size", "faces", "detect ms", "detect@full", "mtcnn ms", "sface ms/face", "emotion ms/face"
     );
     for path in images {
         let img = image::open(&path)
@@ -73,6 +75,7 @@ fn main() -> Result<()> {
             ..cfg.clone()
         };
         let (det_full_ms, _) = time_ms(iterations.div_ceil(4), || det.detect(&view, &full))?;
+        let (mtcnn_ms, _) = time_ms(iterations.div_ceil(4), || mtcnn.detect(&view, &cfg))?;
         let n = faces.len().max(1);
         let lms: Vec<_> = faces.iter().map(|f| f.landmarks).collect();
         let boxes: Vec<_> = faces.iter().map(|f| f.bbox).collect();
@@ -83,12 +86,13 @@ fn main() -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(path.clone());
         println!(
-            "{:<28} {:>10} {:>6} {:>12.2} {:>12.2} {:>14.2} {:>14.2}",
+            "{:<28} {:>10} {:>6} {:>12.2} {:>12.2} {:>10.2} {:>14.2} {:>14.2}",
             name,
             format!("{w}x{h}"),
             faces.len(),
             det_ms,
             det_full_ms,
+            mtcnn_ms,
             if faces.is_empty() { 0.0 } else { id_ms / n as f64 },
             if faces.is_empty() { 0.0 } else { emo_ms / n as f64 }
         );

@@ -28,6 +28,12 @@ pub struct DetectorConfig {
     /// The frame's longest side is scaled to this many pixels before detection
     /// (never up); 0 runs at the frame's own size.
     pub working_size: u32,
+    /// MTCNN only: the smallest face its image pyramid looks for, in frame pixels.
+    pub min_face_size: f32,
+    /// MTCNN only: each pyramid level is this much smaller than the previous one.
+    pub scale_factor: f32,
+    /// MTCNN only: P-Net and R-Net score thresholds (O-Net uses `score_threshold`).
+    pub mtcnn_thresholds: [f32; 2],
 }
 
 impl Default for DetectorConfig {
@@ -38,6 +44,9 @@ impl Default for DetectorConfig {
             min_size: 0.0,
             max_faces: 0,
             working_size: 640,
+            min_face_size: 20.0,
+            scale_factor: 0.709,
+            mtcnn_thresholds: [0.6, 0.7],
         }
     }
 }

@@ -71,7 +71,7 @@ fn the_chain_attaches_the_contracted_metadata_in_every_format() {
         let id = roi.param("face-id").expect("face-id structure");
         assert_eq!(id.get::<String>("label").expect("label"), "Barack_Obama", "{format}");
         assert_eq!(id.get::<i32>("label_id").expect("label_id"), 0);
-        assert!(id.get::<f64>("confidence").expect("similarity") > 0.363);
+        assert!(id.get::<f64>("confidence").expect("similarity") >= faceengine::gallery::DEFAULT_THRESHOLD as f64);
         assert_eq!(id.get::<String>("attribute_name").expect("attribute_name"), "identity");
         assert_eq!(id.get::<String>("model_name").expect("model_name"), "sface");
 
@@ -346,4 +346,27 @@ fn faceid_gives_the_same_answers_on_one_thread_and_several() {
         one,
         "splitting the faces over threads must not change any answer"
     );
+}
+
+#[test]
+fn facedetect_model_mtcnn_finds_the_faces_and_says_so() {
+    init();
+    // sample4.jpg: four people, all of whom MTCNN scores above 0.99.
+    let (caps, buf) = photo_buffer(&asset("photos/sample4.jpg"), "RGB");
+    let mut h = gst_check::Harness::new_parse("facedetect model=mtcnn threshold=0.95");
+    h.set_src_caps(caps.clone());
+    let out = h.push_and_pull(buf).expect("a buffer comes out");
+    let expected = expected_faces()
+        .into_iter()
+        .find(|(n, _)| n == "sample4.jpg")
+        .expect("sample4.jpg in expected-faces.json")
+        .1;
+    if let Err(e) = check_boxes(&found_boxes(&out, &caps), &expected, 0.5) {
+        panic!("mtcnn on sample4.jpg: {e}");
+    }
+    for roi in out.iter_meta::<VideoRegionOfInterestMeta>() {
+        let d = roi.param("detection").expect("detection structure");
+        assert_eq!(d.get::<String>("model_name").expect("model_name"), "mtcnn");
+        assert_eq!(d.get::<gst::Array>("landmarks").expect("landmarks").len(), 10);
+    }
 }

@@ -1,15 +1,14 @@
-//! facedetect: finds faces with YuNet and attaches one ROI meta per face.
+//! facedetect: finds faces with YuNet (default) or MTCNN and attaches one ROI meta per face.
 
 use crate::{meta, video};
-use faceengine::backend::{self, BackendKind};
-use faceengine::detect::{DetectorConfig, YuNet};
+use faceengine::backend::BackendKind;
+use faceengine::detect::{Detector, DetectorConfig};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::BaseTransformMode;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
-use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex};
 
 static CAT: LazyLock<gst::DebugCategory> =
@@ -17,21 +16,22 @@ static CAT: LazyLock<gst::DebugCategory> =
 
 #[derive(Debug, Clone)]
 struct Settings {
-    model: PathBuf,
+    /// "yunet", "mtcnn" or a model path (see `Detector::load`).
+    model: String,
     config: DetectorConfig,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            model: faceengine::default_model("yunet.onnx"),
+            model: "yunet".into(),
             config: DetectorConfig::default(),
         }
     }
 }
 
 struct State {
-    detector: YuNet,
+    detector: Detector,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -56,8 +56,12 @@ impl ObjectImpl for FaceDetect {
             vec![
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
-                    .blurb("Path of the YuNet ONNX model (default: the bundled yunet.onnx)")
-                    .default_value(Some(Settings::default().model.to_string_lossy().as_ref()))
+                    .blurb(
+                        "Detector: \"yunet\" or \"mtcnn\" (the bundled models), or the path of a YuNet \
+                         ONNX model, or of an MTCNN P-Net whose file name contains \"pnet\" with its \
+                         R-Net and O-Net beside it (same name with \"rnet\" / \"onet\")",
+                    )
+                    .default_value(Some("yunet"))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("threshold")
@@ -97,6 +101,24 @@ impl ObjectImpl for FaceDetect {
                     .default_value(d.working_size)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("min-face-size")
+                    .nick("MTCNN minimum face size")
+                    .blurb(
+                        "MTCNN only: the smallest face its image pyramid looks for, in frame pixels \
+                         (with working-size, never below 12 working-size pixels). Smaller is slower",
+                    )
+                    .minimum(1)
+                    .default_value(d.min_face_size as u32)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("scale-factor")
+                    .nick("MTCNN pyramid scale factor")
+                    .blurb("MTCNN only: each pyramid level is this much smaller than the previous one")
+                    .minimum(0.1)
+                    .maximum(0.95)
+                    .default_value(d.scale_factor as f64)
+                    .mutable_playing()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -110,9 +132,10 @@ impl ObjectImpl for FaceDetect {
                     .get::<Option<String>>()
                     .ok()
                     .flatten()
-                    .map(PathBuf::from)
                     .unwrap_or_else(|| Settings::default().model)
             }
+            "min-face-size" => s.config.min_face_size = value.get::<u32>().unwrap_or(20) as f32,
+            "scale-factor" => s.config.scale_factor = value.get::<f64>().unwrap_or(0.709) as f32,
             "threshold" => s.config.score_threshold = value.get::<f64>().unwrap_or(0.8) as f32,
             "nms-threshold" => s.config.nms_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
             "min-size" => s.config.min_size = value.get::<u32>().unwrap_or(0) as f32,
@@ -125,7 +148,9 @@ impl ObjectImpl for FaceDetect {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
-            "model" => s.model.to_string_lossy().to_value(),
+            "model" => s.model.to_value(),
+            "min-face-size" => (s.config.min_face_size as u32).to_value(),
+            "scale-factor" => (s.config.scale_factor as f64).to_value(),
             "threshold" => (s.config.score_threshold as f64).to_value(),
             "nms-threshold" => (s.config.nms_threshold as f64).to_value(),
             "min-size" => (s.config.min_size as u32).to_value(),
@@ -142,7 +167,7 @@ impl ElementImpl for FaceDetect {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static META: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
-                "Face detector (YuNet)",
+                "Face detector (YuNet, MTCNN)",
                 "Filter/Analyzer/Video",
                 "Finds faces and attaches a GstVideoRegionOfInterestMeta of type \"face\" with a \
                  \"detection\" structure (score, normalised box, five landmarks) per face",
@@ -164,20 +189,18 @@ impl BaseTransformImpl for FaceDetect {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let path = self.settings.lock().unwrap_or_else(|e| e.into_inner()).model.clone();
-        let detector = backend::load(&path, BackendKind::Tract)
-            .and_then(YuNet::new)
-            .map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenRead,
-                    [
-                        "Cannot use the detector model from property 'model' ({}): {:#}",
-                        path.display(),
-                        e
-                    ]
-                )
-            })?;
-        gst::info!(CAT, imp = self, "loaded {} with tract", path.display());
+        let model = self.settings.lock().unwrap_or_else(|e| e.into_inner()).model.clone();
+        let detector = Detector::load(&model, BackendKind::Tract).map_err(|e| {
+            gst::error_msg!(
+                gst::ResourceError::OpenRead,
+                [
+                    "Cannot use the detector model from property 'model' ({}): {:#}",
+                    model,
+                    e
+                ]
+            )
+        })?;
+        gst::info!(CAT, imp = self, "loaded {} ({}) with tract", model, detector.name());
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             detector,
             info: None,
@@ -206,7 +229,7 @@ impl BaseTransformImpl for FaceDetect {
         if let Some(faces) = found {
             gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
             for f in &faces {
-                meta::add_face(buf, f, info.width(), info.height(), "yunet", None);
+                meta::add_face(buf, f, info.width(), info.height(), state.detector.name(), None);
             }
         }
         Ok(gst::FlowSuccess::Ok)
