@@ -4,7 +4,10 @@
 #      per face) on stills from the arcade clip;
 #   2. end-to-end frames per second of our gst-launch pipeline and of the OpenCV peer
 #      (../shared/tools/peer_opencv.py) on the same videos, one after the other;
-#   3. the classroom score (../shared/tools/score_classroom.py) of both.
+#   3. the classroom score (../shared/tools/score_classroom.py) of both, on the plain
+#      classroom video and on the --hard one (12 seats, dim, blur, noise, occlusion);
+#   4. ours with every face checked on every frame (interval=1 reidentify-interval=1
+#      smoothing=1): what tracking and intervals buy.
 #
 #   usage: scripts/bench.sh [SECONDS_OF_CLASSROOM_VIDEO]     (default 30)
 # Needs ../shared (or SHARED=path). Python packages for the peer go in .bench-venv/.
@@ -36,6 +39,10 @@ classroom="$out/classroom-${seconds}s"
 if [ ! -f "$classroom/video.mp4" ]; then
     "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$classroom" --seconds "$seconds" >/dev/null
 fi
+hard="$out/classroom-hard-${seconds}s"
+if [ ! -f "$hard/video.mp4" ]; then
+    "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$hard" --seconds "$seconds" --hard >/dev/null
+fi
 
 echo "== per-stage cost (release build, tract, 1 thread)"
 for size in 640x360 1280x720; do
@@ -49,11 +56,13 @@ gst-launch-1.0 -q filesrc location="$classroom/video.mp4" ! decodebin ! videocon
 ./target/release/face-bench --iterations 10 "$out/arcade-640x360-08.png" "$out/arcade-1280x720-08.png" \
     "$(ls "$out"/classroom-*.png | tail -1)"
 
-ours() { # video gallery jsonl out.mp4 -> prints seconds
-    local gal=()
+ours() { # video gallery jsonl out.mp4 [every-frame] -> prints seconds
+    local gal=() det=() id=() emo=()
     [ -n "$2" ] && gal=("gallery=$2")
+    if [ -n "${5:-}" ]; then det=(interval=1); id=(reidentify-interval=1); emo=(smoothing=1 interval=1); fi
     gst-launch-1.0 -e filesrc location="$1" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
-        ! queue max-size-buffers=4 ! facedetect ! queue max-size-buffers=4 ! faceid "${gal[@]}" ! faceemotion \
+        ! queue max-size-buffers=4 ! facedetect "${det[@]}" ! queue max-size-buffers=4 \
+        ! faceid "${gal[@]}" "${id[@]}" ! faceemotion "${emo[@]}" \
         ! facejson location="$3" ! faceannotate ! queue max-size-buffers=4 \
         ! x264enc speed-preset=ultrafast ! mp4mux ! filesink location="$4" 2>&1 \
         | sed -n 's/^Execution ended after \([0-9:.]*\).*/\1/p' \
@@ -61,19 +70,42 @@ ours() { # video gallery jsonl out.mp4 -> prints seconds
 }
 
 echo "== end to end (decode, detect, identify, emotion, draw, encode), same machine, back to back"
+: > "$out/fps.txt"
 printf '%-14s %8s %10s %10s %10s %8s\n' video frames ours_s ours_fps peer_fps ratio
-for v in arcade classroom; do
-    if [ $v = arcade ]; then file=$arcade; gal=""; else file="$classroom/video.mp4"; gal="$classroom/gallery"; fi
+for v in arcade classroom classroom-hard; do
+    case $v in
+        arcade) file=$arcade; gal="" ;;
+        classroom) file="$classroom/video.mp4"; gal="$classroom/gallery" ;;
+        classroom-hard) file="$hard/video.mp4"; gal="$hard/gallery" ;;
+    esac
     t=$(ours "$file" "$gal" "$out/$v.ours.jsonl" "$out/$v.ours.mp4")
     n=$(wc -l < "$out/$v.ours.jsonl")   # facejson writes one line per frame
     peer_line=$("$py" "$shared/tools/peer_opencv.py" "$file" "$out/$v.peer.mp4" --models "$out/peer-models" \
         ${gal:+--gallery-dir "$gal"} --jsonl "$out/$v.peer.jsonl" | tail -1)
     peer_fps=$(echo "$peer_line" | sed -n 's/.*fps=\([0-9.]*\).*/\1/p')
+    awk -v v=$v -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", v, n, t, f, p, f / p }' \
+        | tee -a "$out/fps.txt"
+done
+
+echo "== ours checking every face on every frame (interval=1 reidentify-interval=1 smoothing=1)"
+for v in arcade classroom-hard; do
+    case $v in
+        arcade) file=$arcade; gal="" ;;
+        classroom-hard) file="$hard/video.mp4"; gal="$hard/gallery" ;;
+    esac
+    t=$(ours "$file" "$gal" "$out/$v.every.jsonl" "$out/$v.every.mp4" every)
+    n=$(wc -l < "$out/$v.every.jsonl")
+    peer_fps=$(awk -v v=$v '$1 == v { print $5 }' "$out/fps.txt")   # the peer's, from above
     awk -v v=$v -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", v, n, t, f, p, f / p }'
 done
 
-echo "== classroom score ($seconds s, $(basename "$classroom"))"
-for who in ours peer; do
-    echo -n "$who: "
-    "$py" "$shared/tools/score_classroom.py" "$classroom/truth.json" "$out/classroom.$who.jsonl" | tail -1
+for c in classroom classroom-hard; do
+    dir=$classroom; [ $c = classroom-hard ] && dir=$hard
+    echo "== classroom score ($seconds s, $(basename "$dir"))"
+    for who in ours peer; do
+        echo -n "$who: "
+        "$py" "$shared/tools/score_classroom.py" "$dir/truth.json" "$out/$c.$who.jsonl" | tail -1
+    done
 done
+echo -n "ours, every face every frame, classroom-hard: "
+"$py" "$shared/tools/score_classroom.py" "$hard/truth.json" "$out/classroom-hard.every.jsonl" | tail -1

@@ -99,6 +99,20 @@ impl Gallery {
         }
     }
 
+    /// The similarity of `embedding` to each person (to their closest enrolled image), in
+    /// gallery order.
+    pub fn similarities(&self, embedding: &[f32]) -> Vec<f32> {
+        self.people
+            .iter()
+            .map(|p| {
+                p.embeddings
+                    .iter()
+                    .map(|e| cosine(embedding, e))
+                    .fold(f32::NEG_INFINITY, f32::max)
+            })
+            .collect()
+    }
+
     /// Enrols every `<Name>/<image>` under `dir`: the largest face of each image.
     /// Images that cannot be read or hold no face are returned as skipped, not fatal.
     pub fn build_from_dir(dir: &Path, detector: &YuNet, embedder: &Embedder) -> Result<(Gallery, Vec<Skipped>)> {

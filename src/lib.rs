@@ -14,8 +14,11 @@ pub mod emotion;
 pub mod eval;
 pub mod frame;
 pub mod gallery;
+pub mod identity;
 pub mod record;
+pub mod smoothing;
 pub mod tensor;
+pub mod track;
 
 pub use detect::Face;
 pub use frame::{FrameView, PixelFormat};

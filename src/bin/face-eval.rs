@@ -209,7 +209,7 @@ fn par_map<T: Sync, R: Send>(items: &[T], what: &str, f: impl Fn(&T) -> Result<R
                     c.iter()
                         .map(|item| {
                             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            if n % (total / 10).max(50) == 0 {
+                            if n.is_multiple_of((total / 10).max(50)) {
                                 eprintln!("{n}/{total} {what}");
                             }
                             f(item)

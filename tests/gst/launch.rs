@@ -76,6 +76,7 @@ fn gst_launch_turns_a_video_into_an_annotated_mp4_and_json_lines() {
     assert_eq!(lines.len(), frames_in, "one JSON line per frame");
     let mut with_face = 0;
     let mut last_pts = None;
+    let mut track_ids = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i} is not JSON ({e}): {line}"));
@@ -98,10 +99,7 @@ fn gst_launch_turns_a_video_into_an_annotated_mp4_and_json_lines() {
             );
             assert!(f["confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)));
             assert_eq!(f["landmarks"].as_array().map(Vec::len), Some(5));
-            assert!(
-                f.get("track_id").is_none(),
-                "no tracker yet: track_id must be absent, not null"
-            );
+            track_ids.push(f["track_id"].as_u64().expect("tracking is on by default: a track id"));
             // A stranger to this gallery: named unknown, with the similarity it got.
             assert_eq!(f["identity"]["name"].as_str(), Some("unknown"), "{line}");
             assert!(f["identity"]["similarity"].as_f64().is_some());
@@ -113,7 +111,9 @@ fn gst_launch_turns_a_video_into_an_annotated_mp4_and_json_lines() {
             with_face += 1;
         }
     }
-    // The clip shows one person the whole time.
+    // The clip shows one person the whole time: one track.
+    track_ids.dedup();
+    assert_eq!(track_ids.len(), 1, "track ids {track_ids:?}");
     assert!(
         with_face as f64 >= 0.95 * frames_in as f64,
         "one face in only {with_face} of {frames_in} frames"

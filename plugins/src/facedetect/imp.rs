@@ -1,8 +1,13 @@
 //! facedetect: finds faces with YuNet (default) or MTCNN and attaches one ROI meta per face.
+//!
+//! With tracking on (the default) every face also carries its track id, and with
+//! `interval=N` the detector runs on every Nth frame only: on the frames between, the
+//! faces are where their tracks predict them, and the frame's pixels are not even read.
 
 use crate::{meta, video};
 use faceengine::backend::BackendKind;
 use faceengine::detect::{Detector, DetectorConfig};
+use faceengine::track::{Appearance, Tracker, TrackerConfig};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -19,6 +24,8 @@ struct Settings {
     /// "yunet", "mtcnn" or a model path (see `Detector::load`).
     model: String,
     config: DetectorConfig,
+    tracking: bool,
+    interval: u32,
 }
 
 impl Default for Settings {
@@ -26,12 +33,17 @@ impl Default for Settings {
         Self {
             model: "yunet".into(),
             config: DetectorConfig::default(),
+            tracking: true,
+            interval: 1,
         }
     }
 }
 
 struct State {
     detector: Detector,
+    tracker: Tracker,
+    /// Frames since start, for the detection interval.
+    frame: u64,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -101,6 +113,25 @@ impl ObjectImpl for FaceDetect {
                     .default_value(d.working_size)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecBoolean::builder("tracking")
+                    .nick("Tracking")
+                    .blurb(
+                        "Follow each face from frame to frame and give it a track id (object_id); \
+                         needed by interval, and by faceid/faceemotion to work per face rather than per frame",
+                    )
+                    .default_value(true)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Detection interval")
+                    .blurb(
+                        "Run the detector on every Nth frame; on the frames between, faces are where \
+                         their tracks predict them (needs tracking; 1 = every frame)",
+                    )
+                    .minimum(1)
+                    .default_value(1)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecUInt::builder("min-face-size")
                     .nick("MTCNN minimum face size")
                     .blurb(
@@ -134,6 +165,8 @@ impl ObjectImpl for FaceDetect {
                     .flatten()
                     .unwrap_or_else(|| Settings::default().model)
             }
+            "tracking" => s.tracking = value.get::<bool>().unwrap_or(true),
+            "interval" => s.interval = value.get::<u32>().unwrap_or(1).max(1),
             "min-face-size" => s.config.min_face_size = value.get::<u32>().unwrap_or(20) as f32,
             "scale-factor" => s.config.scale_factor = value.get::<f64>().unwrap_or(0.709) as f32,
             "threshold" => s.config.score_threshold = value.get::<f64>().unwrap_or(0.8) as f32,
@@ -149,6 +182,8 @@ impl ObjectImpl for FaceDetect {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
             "model" => s.model.to_value(),
+            "tracking" => s.tracking.to_value(),
+            "interval" => s.interval.to_value(),
             "min-face-size" => (s.config.min_face_size as u32).to_value(),
             "scale-factor" => (s.config.scale_factor as f64).to_value(),
             "threshold" => (s.config.score_threshold as f64).to_value(),
@@ -203,10 +238,23 @@ impl BaseTransformImpl for FaceDetect {
         gst::info!(CAT, imp = self, "loaded {} ({}) with tract", model, detector.name());
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             detector,
+            tracker: Tracker::new(TrackerConfig::default()),
+            frame: 0,
             info: None,
             analysis: video::Analysis::default(),
         });
         Ok(())
+    }
+
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // After a seek the faces are elsewhere: start the tracks afresh (ids keep counting).
+        if matches!(event.view(), gst::EventView::FlushStop(_))
+            && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        {
+            state.tracker.clear();
+            state.frame = 0;
+        }
+        self.parent_sink_event(event)
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
@@ -215,22 +263,55 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let config = self.settings.lock().unwrap_or_else(|e| e.into_inner()).config.clone();
+        let (config, tracking, interval) = {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            (s.config.clone(), s.tracking, s.interval as u64)
+        };
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let (w, h) = (info.width(), info.height());
+        let detect_now = !tracking || state.frame.is_multiple_of(interval);
+        state.frame += 1;
+        let name = state.detector.name();
+        if !detect_now {
+            for t in state.tracker.predict() {
+                meta::add_face(buf, &t.face, w, h, name, Some(t.id));
+            }
+            return Ok(gst::FlowSuccess::Ok);
+        }
         let element = self.obj();
         let detector = &state.detector;
         let found = state
             .analysis
             .run(element.upcast_ref(), "Face detection", buf, &info, |view| {
-                detector.detect(view, &config)
+                let faces = detector.detect(view, &config)?;
+                // The tracker tells a cut from motion by what the box looks like.
+                let looks = faces
+                    .iter()
+                    .map(|f| tracking.then(|| Appearance::of(view, &f.bbox)))
+                    .collect::<Vec<_>>();
+                Ok((faces, looks))
             })?;
-        if let Some(faces) = found {
-            gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
-            for f in &faces {
-                meta::add_face(buf, f, info.width(), info.height(), state.detector.name(), None);
+        match (found, tracking) {
+            (Some((faces, looks)), true) => {
+                gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
+                for t in state.tracker.update_with_appearance(faces, looks) {
+                    meta::add_face(buf, &t.face, w, h, name, Some(t.id));
+                }
             }
+            (Some((faces, _)), false) => {
+                for f in &faces {
+                    meta::add_face(buf, f, w, h, name, None);
+                }
+            }
+            // Detection failed on this frame (warned about): the tracks carry the faces.
+            (None, true) => {
+                for t in state.tracker.predict() {
+                    meta::add_face(buf, &t.face, w, h, name, Some(t.id));
+                }
+            }
+            (None, false) => {}
         }
         Ok(gst::FlowSuccess::Ok)
     }

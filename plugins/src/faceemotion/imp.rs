@@ -1,8 +1,13 @@
 //! faceemotion: classifies each detected face's expression (FER2013 classes).
+//!
+//! Tracked faces (with an `object_id`) are classified every `interval` frames and their
+//! probabilities averaged over about `smoothing` frames (faceengine::smoothing);
+//! untracked faces are classified on every frame as they are.
 
 use crate::{meta, video};
 use faceengine::backend::{self, BackendKind};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
+use faceengine::smoothing::{EmotionSmoother, SmoothingConfig};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -21,13 +26,28 @@ const DEFAULT_MODEL: &str = "emotion-minixception.onnx";
 struct Settings {
     model: PathBuf,
     labels: String,
+    smoothing: u32,
+    interval: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
+        let d = SmoothingConfig::default();
         Self {
             model: faceengine::default_model(DEFAULT_MODEL),
             labels: String::new(),
+            smoothing: d.window,
+            interval: d.interval,
+        }
+    }
+}
+
+impl Settings {
+    fn smoothing_config(&self) -> SmoothingConfig {
+        SmoothingConfig {
+            window: self.smoothing,
+            interval: self.interval,
+            ..SmoothingConfig::default()
         }
     }
 }
@@ -36,6 +56,8 @@ struct State {
     classifier: EmotionClassifier,
     subset: Vec<usize>,
     model_name: String,
+    smoother: EmotionSmoother,
+    frame: u64,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -73,6 +95,23 @@ impl ObjectImpl for FaceEmotion {
                     .default_value(Some(""))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("smoothing")
+                    .nick("Smoothing")
+                    .blurb(
+                        "Tracked faces: average the probabilities over about this many frames \
+                         (1 = report each frame's classification as it is)",
+                    )
+                    .minimum(1)
+                    .default_value(Settings::default().smoothing)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("interval")
+                    .nick("Interval")
+                    .blurb("Tracked faces: classify every Nth frame, reporting the smoothed emotion in between")
+                    .minimum(1)
+                    .default_value(Settings::default().interval)
+                    .mutable_playing()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -91,6 +130,8 @@ impl ObjectImpl for FaceEmotion {
                 }
             }
             "labels" => s.labels = text(),
+            "smoothing" => s.smoothing = value.get::<u32>().unwrap_or(15).max(1),
+            "interval" => s.interval = value.get::<u32>().unwrap_or(1).max(1),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -100,6 +141,8 @@ impl ObjectImpl for FaceEmotion {
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_value(),
             "labels" => s.labels.to_value(),
+            "smoothing" => s.smoothing.to_value(),
+            "interval" => s.interval.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -161,6 +204,8 @@ impl BaseTransformImpl for FaceEmotion {
             classifier,
             subset,
             model_name,
+            smoother: EmotionSmoother::new(SmoothingConfig::default()),
+            frame: 0,
             info: None,
             analysis: video::Analysis::default(),
         });
@@ -172,29 +217,69 @@ impl BaseTransformImpl for FaceEmotion {
         Ok(())
     }
 
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if matches!(event.view(), gst::EventView::FlushStop(_))
+            && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        {
+            state.smoother.clear();
+        }
+        self.parent_sink_event(event)
+    }
+
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let cfg = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .smoothing_config();
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        state.smoother.set_config(cfg);
+        let frame = state.frame;
+        state.frame += 1;
+        if frame.is_multiple_of(64) {
+            state.smoother.forget_old(frame);
+        }
         let faces = meta::faces(buf, info.width(), info.height());
         if faces.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let boxes: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
-        let element = self.obj();
-        let (classifier, subset) = (&state.classifier, &state.subset);
-        let found = state
-            .analysis
-            .run(element.upcast_ref(), "Emotion classification", buf, &info, |view| {
-                classifier.classify(view, &boxes, subset)
-            })?;
-        if let Some(emotions) = found {
-            let params = emotions
-                .iter()
-                .map(|e| Some(meta::emotion_params(e, &state.model_name)))
-                .collect();
-            meta::add_params(buf, params);
+        let mut params = vec![None; faces.len()];
+        let mut wanted: Vec<usize> = Vec::new();
+        for (i, f) in faces.iter().enumerate() {
+            match f.track_id {
+                Some(t) if !state.smoother.needs_check(t, frame) => {
+                    params[i] = state
+                        .smoother
+                        .current(t, frame)
+                        .map(|e| meta::emotion_params(&e, &state.model_name));
+                }
+                _ => wanted.push(i),
+            }
         }
+        if !wanted.is_empty() {
+            let boxes: Vec<[f32; 4]> = wanted.iter().map(|&i| faces[i].bbox).collect();
+            let element = self.obj();
+            let (classifier, subset) = (&state.classifier, &state.subset);
+            let found = state
+                .analysis
+                .run(element.upcast_ref(), "Emotion classification", buf, &info, |view| {
+                    classifier.classify(view, &boxes, subset)
+                })?;
+            for (n, &i) in wanted.iter().enumerate() {
+                let track = faces[i].track_id;
+                let e = match (found.as_ref().and_then(|all| all.get(n)), track) {
+                    (Some(e), Some(t)) => Some(state.smoother.observe(t, frame, e.clone())),
+                    (Some(e), None) => Some(e.clone()),
+                    // Classification failed on this frame (warned about): keep the track's.
+                    (None, Some(t)) => state.smoother.current(t, frame),
+                    (None, None) => None,
+                };
+                params[i] = e.map(|e| meta::emotion_params(&e, &state.model_name));
+            }
+        }
+        meta::add_params(buf, params);
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -1,10 +1,17 @@
 //! faceid: names each detected face from a gallery (SFace embeddings, cosine match).
+//!
+//! A tracked face (one with an `object_id`, from `facedetect tracking=true`) is named per
+//! track: it is embedded on its first frames and then every `reidentify-interval` frames
+//! (or at once when it grows), and its name comes from the evidence of all those checks
+//! (faceengine::identity), shown on every frame. Untracked faces are named per frame.
 
 use crate::{meta, video};
 use faceengine::backend::{self, BackendKind};
 use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
 use faceengine::gallery::{self, Gallery};
+use faceengine::identity::{Identities, IdentityConfig};
+use faceengine::track::Appearance;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -24,6 +31,7 @@ struct Settings {
     model: PathBuf,
     detector_model: PathBuf,
     threads: u32,
+    reidentify_interval: u32,
 }
 
 impl Default for Settings {
@@ -34,6 +42,17 @@ impl Default for Settings {
             model: faceengine::default_model("sface.onnx"),
             detector_model: faceengine::default_model("yunet.onnx"),
             threads: 0,
+            reidentify_interval: IdentityConfig::default().reidentify_interval,
+        }
+    }
+}
+
+impl Settings {
+    fn identity_config(&self) -> IdentityConfig {
+        IdentityConfig {
+            threshold: self.threshold,
+            reidentify_interval: self.reidentify_interval,
+            ..IdentityConfig::default()
         }
     }
 }
@@ -41,6 +60,9 @@ impl Default for Settings {
 struct State {
     embedder: Embedder,
     gallery: Gallery,
+    identities: Identities,
+    /// Frames since start (for the re-identification interval).
+    frame: u64,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -91,6 +113,17 @@ impl ObjectImpl for FaceId {
                     .default_value(0)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("reidentify-interval")
+                    .nick("Re-identification interval")
+                    .blurb(
+                        "Frames between two identity checks of a tracked face once it is settled \
+                         (1 = every frame); a new face is checked on its first frames, a face that \
+                         grows a lot at once",
+                    )
+                    .minimum(1)
+                    .default_value(d.reidentify_interval)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("detector-model")
                     .nick("Detector model")
                     .blurb("YuNet model used to find the face in each gallery photo when enrolling a folder")
@@ -118,6 +151,7 @@ impl ObjectImpl for FaceId {
             "model" => s.model = path().unwrap_or_else(|| Settings::default().model),
             "detector-model" => s.detector_model = path().unwrap_or_else(|| Settings::default().detector_model),
             "threads" => s.threads = value.get::<u32>().unwrap_or(0),
+            "reidentify-interval" => s.reidentify_interval = value.get::<u32>().unwrap_or(10).max(1),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -130,6 +164,7 @@ impl ObjectImpl for FaceId {
             "model" => s.model.to_string_lossy().to_value(),
             "detector-model" => s.detector_model.to_string_lossy().to_value(),
             "threads" => s.threads.to_value(),
+            "reidentify-interval" => s.reidentify_interval.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -242,6 +277,8 @@ impl BaseTransformImpl for FaceId {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             embedder,
             gallery,
+            identities: Identities::new(s.identity_config()),
+            frame: 0,
             info: None,
             analysis: video::Analysis::default(),
         });
@@ -253,41 +290,102 @@ impl BaseTransformImpl for FaceId {
         Ok(())
     }
 
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // Track ids start afresh after a seek (facedetect clears its tracks).
+        if matches!(event.view(), gst::EventView::FlushStop(_))
+            && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        {
+            state.identities.clear();
+        }
+        self.parent_sink_event(event)
+    }
+
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let threshold = self.settings.lock().unwrap_or_else(|e| e.into_inner()).threshold;
+        let (threshold, cfg) = {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            (s.threshold, s.identity_config())
+        };
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        state.identities.set_config(cfg);
+        let frame = state.frame;
+        state.frame += 1;
+        if frame.is_multiple_of(64) {
+            state.identities.forget_old(frame);
+        }
         let faces = meta::faces(buf, info.width(), info.height());
-        // Faces from a detector without landmarks cannot be aligned: they are left alone.
-        let wanted: Vec<(usize, [[f32; 2]; 5])> = faces
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.landmarks.map(|lm| (i, lm)))
-            .collect();
-        if wanted.is_empty() {
+        if faces.is_empty() {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let landmarks: Vec<_> = wanted.iter().map(|(_, lm)| *lm).collect();
+        let answer = |gallery: &Gallery, person: Option<usize>, similarity: f32| {
+            let (label, id) = match person {
+                Some(p) => (gallery.name(p), p as i32),
+                None => ("unknown", -1),
+            };
+            Some(meta::identity_params(label, id, similarity, "sface"))
+        };
         let element = self.obj();
-        let embedder = &state.embedder;
-        let found = state
-            .analysis
-            .run(element.upcast_ref(), "Face identification", buf, &info, |view| {
-                embedder.embed(view, &landmarks)
-            })?;
-        if let Some(embeddings) = found {
-            let mut params = vec![None; faces.len()];
-            for ((i, _), e) in wanted.iter().zip(&embeddings) {
-                let m = state.gallery.best_match(e, threshold);
-                let (label, id) = match m.person {
-                    Some(p) => (state.gallery.name(p), p as i32),
-                    None => ("unknown", -1),
-                };
-                params[*i] = Some(meta::identity_params(label, id, m.similarity, "sface"));
+        let State {
+            embedder,
+            gallery,
+            identities,
+            analysis,
+            ..
+        } = state;
+        // One look at the frame: what each tracked face looks like now (a cut under an
+        // unchanged track id asks for a check), then the embeddings of the faces due.
+        // Faces from a detector without landmarks cannot be aligned: they are left alone.
+        let found = analysis.run(element.upcast_ref(), "Face identification", buf, &info, |view| {
+            let mut wanted: Vec<usize> = Vec::new();
+            for (i, f) in faces.iter().enumerate() {
+                if f.landmarks.is_none() {
+                    continue;
+                }
+                if let Some(track) = f.track_id {
+                    identities.seen(track, frame);
+                    identities.look(track, Appearance::of(view, &f.bbox));
+                    let due = identities.needs_check(track, frame, f.bbox[2] * f.bbox[3]);
+                    if !due && identities.answer(track).is_some() {
+                        continue;
+                    }
+                }
+                wanted.push(i);
             }
-            meta::add_params(buf, params);
+            let landmarks: Vec<_> = wanted.iter().filter_map(|&i| faces[i].landmarks).collect();
+            let embeddings = if landmarks.is_empty() {
+                Vec::new()
+            } else {
+                embedder.embed(view, &landmarks)?
+            };
+            Ok((wanted, embeddings))
+        })?;
+        let mut params = vec![None; faces.len()];
+        let (wanted, embeddings) = found.unwrap_or_default();
+        for (i, e) in wanted.iter().zip(&embeddings) {
+            let f = &faces[*i];
+            params[*i] = match f.track_id {
+                Some(track) => {
+                    let sims = gallery.similarities(e);
+                    let a = identities.observe(track, frame, f.bbox[2] * f.bbox[3], e, &sims);
+                    answer(gallery, a.person, a.similarity)
+                }
+                None => {
+                    let m = gallery.best_match(e, threshold);
+                    answer(gallery, m.person, m.similarity)
+                }
+            };
         }
+        // Tracked faces not checked on this frame (or whose check failed, which was
+        // warned about) show their track's answer.
+        for (i, f) in faces.iter().enumerate() {
+            if params[i].is_none()
+                && let Some(a) = f.track_id.and_then(|t| identities.answer(t))
+            {
+                params[i] = answer(gallery, a.person, a.similarity);
+            }
+        }
+        meta::add_params(buf, params);
         Ok(gst::FlowSuccess::Ok)
     }
 }

@@ -1,0 +1,327 @@
+//! Identity per track rather than per frame: `faceid` embeds a tracked face only now
+//! and then, accumulates what each embedding says, and names the track from the
+//! accumulated evidence, with hysteresis so one bad frame does not flip the label.
+//!
+//! Evidence is, per enrolled person, a running average of the face's similarity to
+//! that person (every check moves it `weight` of the way towards the new value). A track
+//! takes the best person's name once that average reaches the threshold; it changes to
+//! someone else only when that person's average beats the current one's by `margin`, and
+//! falls back to unknown only when the current one's drops `margin` under the threshold.
+//!
+//! A track can change hands without its id changing (someone else sits down where the
+//! tracker could not see the cut). Two guards: a face whose thumbnail changes at once is
+//! checked on that frame, and an embedding far from the track's previous one (cosine
+//! under `same_person`) starts the evidence afresh.
+
+use crate::embed::cosine;
+use crate::track::Appearance;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityConfig {
+    /// Similarity at which a track is named.
+    pub threshold: f32,
+    /// Frames between two checks of a track (after its first `warmup` checks).
+    pub reidentify_interval: u32,
+    /// Checks made on consecutive frames when a track appears, to settle quickly.
+    pub warmup: u32,
+    /// Hysteresis on the similarity scale.
+    pub margin: f32,
+    /// Weight of a new check in the running average (1 = no memory).
+    pub weight: f32,
+    /// A face this many times larger (area) than at its last check is checked now.
+    pub grow: f32,
+    /// Tracks not seen for this many frames are forgotten.
+    pub forget_after: u64,
+    /// A face whose thumbnail correlates less than this with the previous frame's is
+    /// checked at once.
+    pub look_change: f32,
+    /// Two checks of a track with embeddings less similar than this are two people.
+    pub same_person: f32,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            threshold: crate::gallery::DEFAULT_THRESHOLD,
+            reidentify_interval: 10,
+            warmup: 3,
+            margin: 0.04,
+            weight: 0.3,
+            grow: 1.5,
+            forget_after: 300,
+            look_change: 0.85,
+            same_person: 0.3,
+        }
+    }
+}
+
+/// What `faceid` says about a track now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Answer {
+    /// The gallery person, or `None` for unknown.
+    pub person: Option<usize>,
+    /// The track's averaged similarity to that person (to the closest one when unknown).
+    pub similarity: f32,
+}
+
+#[derive(Debug, Clone)]
+struct TrackState {
+    evidence: Vec<f32>,
+    checks: u32,
+    person: Option<usize>,
+    last_check: u64,
+    checked_area: f32,
+    last_seen: u64,
+    last_embedding: Vec<f32>,
+    look: Option<Appearance>,
+    /// Set when the look changed since the last check.
+    look_changed: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Identities {
+    cfg: IdentityConfig,
+    tracks: HashMap<u64, TrackState>,
+}
+
+impl Identities {
+    pub fn new(cfg: IdentityConfig) -> Self {
+        Self {
+            cfg,
+            tracks: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &IdentityConfig {
+        &self.cfg
+    }
+
+    /// Takes new settings (properties changed while playing); the evidence is kept.
+    pub fn set_config(&mut self, cfg: IdentityConfig) {
+        self.cfg = cfg;
+    }
+
+    pub fn clear(&mut self) {
+        self.tracks.clear();
+    }
+
+    /// Should the face of `track`, `area` pixels large, be embedded on `frame`?
+    pub fn needs_check(&self, track: u64, frame: u64, area: f32) -> bool {
+        let Some(t) = self.tracks.get(&track) else {
+            return true;
+        };
+        t.checks < self.cfg.warmup
+            || t.look_changed
+            || frame.saturating_sub(t.last_check) >= self.cfg.reidentify_interval.max(1) as u64
+            || area >= t.checked_area * self.cfg.grow
+    }
+
+    /// Notes what the face of `track` looks like on this frame (before `needs_check`).
+    pub fn look(&mut self, track: u64, look: Appearance) {
+        let cut = self.cfg.look_change;
+        if let Some(t) = self.tracks.get_mut(&track) {
+            if t.look.as_ref().is_some_and(|old| old.correlation(&look) < cut) {
+                t.look_changed = true;
+            }
+            t.look = Some(look);
+        }
+    }
+
+    /// Notes that `track` is in view on `frame` (checked or not).
+    pub fn seen(&mut self, track: u64, frame: u64) {
+        if let Some(t) = self.tracks.get_mut(&track) {
+            t.last_seen = frame;
+        }
+    }
+
+    /// Adds one check: the face's embedding and its similarity to each enrolled person,
+    /// in gallery order.
+    pub fn observe(&mut self, track: u64, frame: u64, area: f32, embedding: &[f32], similarities: &[f32]) -> Answer {
+        let cfg = &self.cfg;
+        let t = self.tracks.entry(track).or_insert_with(|| TrackState {
+            evidence: similarities.to_vec(),
+            checks: 0,
+            person: None,
+            last_check: frame,
+            checked_area: area,
+            last_seen: frame,
+            last_embedding: embedding.to_vec(),
+            look: None,
+            look_changed: false,
+        });
+        if t.checks > 0 && cosine(&t.last_embedding, embedding) < cfg.same_person {
+            // Someone else now: forget what was said about the previous face.
+            t.checks = 0;
+            t.person = None;
+        }
+        if t.checks > 0 && t.evidence.len() == similarities.len() {
+            // A plain mean over the first checks, then a running average.
+            let w = cfg.weight.max(1.0 / (t.checks + 1) as f32);
+            for (e, s) in t.evidence.iter_mut().zip(similarities) {
+                *e += w * (s - *e);
+            }
+        } else {
+            t.evidence = similarities.to_vec();
+        }
+        t.last_embedding = embedding.to_vec();
+        t.look_changed = false;
+        t.checks += 1;
+        t.last_check = frame;
+        t.last_seen = frame;
+        t.checked_area = area;
+        let best = t
+            .evidence
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, s)| (i, *s));
+        t.person = match (t.person, best) {
+            (_, None) => None,
+            (None, Some((b, s))) => (s >= cfg.threshold).then_some(b),
+            (Some(cur), Some((b, s))) => {
+                let cur_s = t.evidence.get(cur).copied().unwrap_or(f32::NEG_INFINITY);
+                if b != cur && s >= cfg.threshold && s > cur_s + cfg.margin {
+                    Some(b)
+                } else if cur_s < cfg.threshold - cfg.margin {
+                    None
+                } else {
+                    Some(cur)
+                }
+            }
+        };
+        Self::answer_of(t)
+    }
+
+    /// The current answer for a track, if it was ever checked.
+    pub fn answer(&self, track: u64) -> Option<Answer> {
+        self.tracks.get(&track).map(Self::answer_of)
+    }
+
+    fn answer_of(t: &TrackState) -> Answer {
+        let similarity = match t.person {
+            Some(p) => t.evidence.get(p).copied().unwrap_or(0.0),
+            None => t.evidence.iter().copied().fold(0.0f32, f32::max),
+        };
+        Answer {
+            person: t.person,
+            similarity,
+        }
+    }
+
+    /// Forgets tracks that have not been seen for a while.
+    pub fn forget_old(&mut self, frame: u64) {
+        let keep = self.cfg.forget_after;
+        self.tracks.retain(|_, t| frame.saturating_sub(t.last_seen) <= keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One face's embedding, the same on every check (unless a test says otherwise).
+    const E0: [f32; 2] = [1.0, 0.0];
+
+    fn ids() -> Identities {
+        Identities::new(IdentityConfig {
+            threshold: 0.45,
+            ..IdentityConfig::default()
+        })
+    }
+
+    #[test]
+    fn a_new_track_is_checked_on_its_first_frames_then_at_the_interval() {
+        let mut id = ids();
+        assert!(id.needs_check(7, 0, 100.0));
+        for f in 0..3 {
+            id.observe(7, f, 100.0, &E0, &[0.6, 0.1]);
+        }
+        assert!(!id.needs_check(7, 3, 100.0));
+        assert!(!id.needs_check(7, 11, 100.0));
+        assert!(id.needs_check(7, 12, 100.0));
+        // A face that grew a lot is checked at once.
+        assert!(id.needs_check(7, 4, 160.0));
+    }
+
+    #[test]
+    fn one_bad_frame_does_not_flip_the_name() {
+        let mut id = ids();
+        for f in 0..3 {
+            assert_eq!(id.observe(1, f, 100.0, &E0, &[0.6, 0.2]).person, Some(0));
+        }
+        // One frame that looks like person 1 (blur, a hand): the name stays.
+        let a = id.observe(1, 3, 100.0, &E0, &[0.3, 0.5]);
+        assert_eq!(a.person, Some(0));
+        // And one frame under the threshold does not make it unknown either.
+        let a = id.observe(1, 4, 100.0, &E0, &[0.35, 0.2]);
+        assert_eq!(a.person, Some(0));
+        assert!(a.similarity > 0.45, "{a:?}");
+    }
+
+    #[test]
+    fn a_stranger_close_to_someone_on_a_few_frames_stays_unknown() {
+        let mut id = ids();
+        // Mostly 0.35 to person 0, now and then 0.47 (over the threshold on its own).
+        let sims = [0.35, 0.47, 0.35, 0.35, 0.47, 0.35, 0.35];
+        for (f, s) in sims.iter().enumerate() {
+            let a = id.observe(2, f as u64, 100.0, &E0, &[*s, 0.1]);
+            assert_eq!(a.person, None, "frame {f}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn a_sustained_change_does_change_the_name() {
+        let mut id = ids();
+        for f in 0..3 {
+            id.observe(3, f, 100.0, &E0, &[0.6, 0.2]);
+        }
+        let mut f = 3;
+        let mut last = None;
+        while f < 20 {
+            last = id.observe(3, f, 100.0, &E0, &[0.2, 0.7]).person;
+            f += 1;
+        }
+        assert_eq!(last, Some(1));
+    }
+
+    #[test]
+    fn someone_else_under_the_same_track_id_starts_afresh() {
+        let mut id = ids();
+        for f in 0..5 {
+            id.observe(5, f, 100.0, &E0, &[0.7, 0.1]);
+        }
+        // A very different embedding: the evidence for person 0 is dropped at once and
+        // the new face is named from its own check.
+        let a = id.observe(5, 5, 100.0, &[0.0, 1.0], &[0.1, 0.6]);
+        assert_eq!(a.person, Some(1), "{a:?}");
+        // A thumbnail that changes at once asks for a check on this very frame.
+        // A left-to-right ramp, then the mirror image.
+        let look = |rising: bool| {
+            let px: Vec<u8> = (0..32 * 32)
+                .flat_map(|i| [(if rising { i % 32 } else { 31 - i % 32 } * 8) as u8; 3])
+                .collect();
+            let view = crate::FrameView::packed(crate::PixelFormat::Rgb, 32, 32, &px, 96).expect("view");
+            Appearance::of(&view, &[0.0, 0.0, 32.0, 32.0])
+        };
+        let mut other = ids();
+        for f in 0..3 {
+            other.observe(6, f, 100.0, &E0, &[0.7]);
+            other.look(6, look(true));
+        }
+        assert!(!other.needs_check(6, 3, 100.0));
+        other.look(6, look(false));
+        assert!(other.needs_check(6, 3, 100.0));
+    }
+
+    #[test]
+    fn forgotten_tracks_start_over() {
+        let mut id = ids();
+        id.observe(4, 0, 100.0, &E0, &[0.6]);
+        id.seen(4, 10);
+        id.forget_old(300);
+        assert!(id.answer(4).is_some());
+        id.forget_old(311);
+        assert!(id.answer(4).is_none());
+    }
+}

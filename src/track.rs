@@ -1,0 +1,401 @@
+//! Multi-face tracking: gives each face a stable id while it stays in view, and carries
+//! faces through the frames on which the detector does not run.
+//!
+//! Each track predicts where its face goes with a constant-velocity model (box centre
+//! and size, per frame). On a detection frame, detections are matched to the predicted
+//! boxes greedily, best overlap first (IoU), then, for faces that moved further than
+//! their box between detections, by centre distance relative to the face size. A
+//! detection nobody claims starts a new track; a track nobody claims is kept, coasting
+//! on its velocity, for `max_lost` frames and then dropped. Ids are never reused.
+//!
+//! Position alone cannot tell a cut from motion: when the picture in a place changes at
+//! once (a new shot, another person taking the seat), the detection lands where the old
+//! face was. So each detection also carries a tiny grey thumbnail of its box, and a
+//! match whose thumbnail does not resemble the track's last one (normalised
+//! correlation under `cut_correlation`) starts a new track instead.
+
+use crate::detect::{Face, iou};
+use crate::frame::FrameView;
+
+/// Side of the grey thumbnail that stands for a face's appearance.
+const THUMB: usize = 16;
+
+/// The appearance of a face box: a 16x16 grey thumbnail, zero mean, unit length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appearance(Vec<f32>);
+
+impl Appearance {
+    pub fn of(frame: &FrameView, bbox: &[f32; 4]) -> Self {
+        let mut v = Vec::with_capacity(THUMB * THUMB);
+        for j in 0..THUMB {
+            for i in 0..THUMB {
+                let fx = bbox[0] + (i as f32 + 0.5) * bbox[2] / THUMB as f32;
+                let fy = bbox[1] + (j as f32 + 0.5) * bbox[3] / THUMB as f32;
+                v.push(frame.grey_bilinear(fx, fy));
+            }
+        }
+        let mean = v.iter().sum::<f32>() / v.len() as f32;
+        for x in &mut v {
+            *x -= mean;
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 1e-3 {
+            for x in &mut v {
+                *x /= norm;
+            }
+        }
+        Self(v)
+    }
+
+    /// Normalised correlation, -1..1 (1 = the same picture up to brightness and contrast).
+    pub fn correlation(&self, other: &Appearance) -> f32 {
+        self.0.iter().zip(&other.0).map(|(a, b)| a * b).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerConfig {
+    /// Minimum IoU between a predicted box and a detection to match them.
+    pub iou_threshold: f32,
+    /// A detection whose centre is within this fraction of the face size of a predicted
+    /// centre may match it when no box overlaps enough (fast motion, long intervals).
+    pub centre_gate: f32,
+    /// Frames a track survives without a detection before it is dropped (at least one
+    /// missed detection frame, whatever the interval).
+    pub max_lost: u32,
+    /// A matched detection whose appearance correlates less than this with the track's
+    /// last one is a different face (a cut), and starts a new track.
+    pub cut_correlation: f32,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            iou_threshold: 0.3,
+            centre_gate: 0.5,
+            max_lost: 15,
+            cut_correlation: 0.5,
+        }
+    }
+}
+
+/// A face of the current frame with its track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracked {
+    pub id: u64,
+    /// The detection on a detection frame; the prediction otherwise.
+    pub face: Face,
+    /// True when the detector saw the face in this frame.
+    pub detected: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: u64,
+    /// The face where the track believes it is now.
+    face: Face,
+    /// Change of (centre x, centre y, width, height) per frame.
+    velocity: [f32; 4],
+    /// The last detection and how many frames ago it was.
+    last_detection: Face,
+    since_detection: u32,
+    /// Detection frames in a row on which this track was not matched.
+    lost: u32,
+    appearance: Option<Appearance>,
+}
+
+fn centre_size(b: &[f32; 4]) -> [f32; 4] {
+    [b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2], b[3]]
+}
+
+/// `face` moved and scaled so that its box becomes `to` (landmarks follow the box).
+fn move_face(face: &Face, to: [f32; 4]) -> Face {
+    let from = centre_size(&face.bbox);
+    let sx = if from[2] > 0.0 { to[2] / from[2] } else { 1.0 };
+    let sy = if from[3] > 0.0 { to[3] / from[3] } else { 1.0 };
+    let mut out = face.clone();
+    out.bbox = [to[0] - to[2] / 2.0, to[1] - to[3] / 2.0, to[2], to[3]];
+    for p in &mut out.landmarks {
+        *p = [to[0] + (p[0] - from[0]) * sx, to[1] + (p[1] - from[1]) * sy];
+    }
+    out
+}
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    cfg: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackerConfig) -> Self {
+        Self {
+            cfg,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Forgets every track (after a seek or flush); ids keep counting up.
+    pub fn clear(&mut self) {
+        self.tracks.clear();
+    }
+
+    /// Moves every track one frame along its velocity.
+    fn advance(&mut self) {
+        for t in &mut self.tracks {
+            let c = centre_size(&t.face.bbox);
+            let v = t.velocity;
+            let next = [c[0] + v[0], c[1] + v[1], (c[2] + v[2]).max(1.0), (c[3] + v[3]).max(1.0)];
+            t.face = move_face(&t.face, next);
+            t.since_detection += 1;
+        }
+    }
+
+    /// A frame on which the detector did not run: the faces seen at the last detection,
+    /// where their tracks predict them now.
+    pub fn predict(&mut self) -> Vec<Tracked> {
+        self.advance();
+        self.tracks
+            .iter()
+            .filter(|t| t.lost == 0)
+            .map(|t| Tracked {
+                id: t.id,
+                face: t.face.clone(),
+                detected: false,
+            })
+            .collect()
+    }
+
+    /// A detection frame: matches `faces` to the tracks and returns them with their ids,
+    /// in the order given.
+    pub fn update(&mut self, faces: Vec<Face>) -> Vec<Tracked> {
+        let n = faces.len();
+        self.update_with_appearance(faces, vec![None; n])
+    }
+
+    /// [`Tracker::update`] with each face's appearance (same order), so that a cut to
+    /// another face in the same place starts a new track.
+    pub fn update_with_appearance(&mut self, faces: Vec<Face>, appearances: Vec<Option<Appearance>>) -> Vec<Tracked> {
+        self.advance();
+        let cut = self.cfg.cut_correlation;
+        let same_look = |tr: &Track, d: usize| match (&tr.appearance, appearances.get(d).and_then(Option::as_ref)) {
+            (Some(a), Some(b)) => a.correlation(b) >= cut,
+            _ => true,
+        };
+        let mut owner: Vec<Option<usize>> = vec![None; faces.len()];
+        let mut taken = vec![false; self.tracks.len()];
+        // Pass 1: overlap of the predicted box, best first.
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (d, f) in faces.iter().enumerate() {
+            for (t, tr) in self.tracks.iter().enumerate() {
+                let v = iou(&tr.face.bbox, &f.bbox);
+                if v >= self.cfg.iou_threshold && same_look(tr, d) {
+                    // A track seen on the last detection frame beats a lost one in the
+                    // same place.
+                    pairs.push((v - 0.05 * tr.lost as f32, d, t));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, d, t) in pairs {
+            if owner[d].is_none() && !taken[t] {
+                owner[d] = Some(t);
+                taken[t] = true;
+            }
+        }
+        // Pass 2: centre distance relative to the face size, closest first.
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (d, f) in faces.iter().enumerate().filter(|(d, _)| owner[*d].is_none()) {
+            let a = centre_size(&f.bbox);
+            for (t, tr) in self.tracks.iter().enumerate().filter(|(t, _)| !taken[*t]) {
+                let b = centre_size(&tr.face.bbox);
+                let size = a[2].max(a[3]).max(b[2].max(b[3])).max(1.0);
+                let dist = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt() / size;
+                // Similar sizes only: a face twice the size is someone else.
+                let ratio = (a[2] / b[2].max(1.0)).max(b[2] / a[2].max(1.0));
+                if dist <= self.cfg.centre_gate && ratio < 1.5 && same_look(tr, d) {
+                    pairs.push((dist, d, t));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, d, t) in pairs {
+            if owner[d].is_none() && !taken[t] {
+                owner[d] = Some(t);
+                taken[t] = true;
+            }
+        }
+
+        for (t, tr) in self.tracks.iter_mut().enumerate() {
+            if !taken[t] {
+                tr.lost += 1;
+                // A face that is not seen slows down rather than flying off.
+                tr.velocity = tr.velocity.map(|v| v * 0.5);
+            }
+        }
+        let mut out = Vec::with_capacity(faces.len());
+        for (d, (face, look)) in faces.into_iter().zip(appearances).enumerate() {
+            let id = match owner[d] {
+                Some(t) => {
+                    let tr = &mut self.tracks[t];
+                    if look.is_some() {
+                        tr.appearance = look;
+                    }
+                    let (old, new) = (centre_size(&tr.last_detection.bbox), centre_size(&face.bbox));
+                    let n = tr.since_detection.max(1) as f32;
+                    for k in 0..4 {
+                        let measured = (new[k] - old[k]) / n;
+                        tr.velocity[k] = 0.5 * tr.velocity[k] + 0.5 * measured;
+                    }
+                    tr.face = face.clone();
+                    tr.last_detection = face.clone();
+                    tr.since_detection = 0;
+                    tr.lost = 0;
+                    tr.id
+                }
+                None => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.tracks.push(Track {
+                        id,
+                        face: face.clone(),
+                        velocity: [0.0; 4],
+                        last_detection: face.clone(),
+                        since_detection: 0,
+                        lost: 0,
+                        appearance: look,
+                    });
+                    id
+                }
+            };
+            out.push(Tracked {
+                id,
+                face,
+                detected: true,
+            });
+        }
+        // Frames, but never less than one missed detection: with a detection interval
+        // longer than max_lost a single miss must not end a track.
+        let max_lost = self.cfg.max_lost;
+        self.tracks.retain(|t| t.lost <= 1 || t.since_detection <= max_lost);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(x: f32, y: f32, s: f32) -> Face {
+        Face {
+            bbox: [x, y, s, s],
+            score: 0.9,
+            landmarks: [
+                [x + 0.3 * s, y + 0.4 * s],
+                [x + 0.7 * s, y + 0.4 * s],
+                [x + 0.5 * s, y + 0.6 * s],
+                [x + 0.35 * s, y + 0.8 * s],
+                [x + 0.65 * s, y + 0.8 * s],
+            ],
+        }
+    }
+
+    #[test]
+    fn a_moving_face_keeps_its_id_and_two_faces_keep_theirs() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let first = t.update(vec![face(100.0, 100.0, 50.0), face(300.0, 100.0, 50.0)]);
+        let ids: Vec<u64> = first.iter().map(|f| f.id).collect();
+        assert_eq!(ids, vec![1, 2]);
+        for step in 1..20 {
+            let dx = step as f32 * 8.0;
+            // Given in the other order: ids follow the faces, not the order.
+            let now = t.update(vec![face(300.0 - dx, 100.0, 50.0), face(100.0 + dx, 100.0, 50.0)]);
+            assert_eq!(now.iter().map(|f| f.id).collect::<Vec<_>>(), vec![2, 1], "step {step}");
+        }
+    }
+
+    #[test]
+    fn between_detections_faces_follow_their_velocity() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        t.update(vec![face(100.0, 100.0, 50.0)]);
+        t.update(vec![face(110.0, 100.0, 50.0)]);
+        t.update(vec![face(120.0, 100.0, 50.0)]);
+        let p = t.predict();
+        assert_eq!(p.len(), 1);
+        assert!(!p[0].detected);
+        // Velocity estimate 7.5 px/frame after two 10 px steps (smoothed from 0).
+        assert!((p[0].face.bbox[0] - 127.5).abs() < 0.01, "{:?}", p[0].face.bbox);
+        // The landmarks moved with the box.
+        assert!((p[0].face.landmarks[0][0] - (127.5 + 15.0)).abs() < 0.01);
+        // Five frames later the detector finds the face far from where it started but
+        // where the track expected it: same id.
+        for _ in 0..4 {
+            t.predict();
+        }
+        let d = t.update(vec![face(165.0, 100.0, 50.0)]);
+        assert_eq!(d[0].id, 1);
+    }
+
+    #[test]
+    fn a_face_gone_for_longer_than_max_lost_comes_back_with_a_new_id() {
+        let cfg = TrackerConfig {
+            max_lost: 3,
+            ..TrackerConfig::default()
+        };
+        let mut t = Tracker::new(cfg);
+        assert_eq!(t.update(vec![face(100.0, 100.0, 50.0)])[0].id, 1);
+        // Missed on two frames: still the same track.
+        t.update(vec![]);
+        t.update(vec![]);
+        assert_eq!(t.update(vec![face(101.0, 100.0, 50.0)])[0].id, 1);
+        // Gone for four: a new face in the same place is a new track.
+        for _ in 0..4 {
+            t.update(vec![]);
+        }
+        assert_eq!(t.update(vec![face(101.0, 100.0, 50.0)])[0].id, 2);
+        // Ids are never reused, even after clear().
+        t.clear();
+        assert_eq!(t.update(vec![face(101.0, 100.0, 50.0)])[0].id, 3);
+    }
+
+    #[test]
+    fn a_lost_face_is_not_reported_between_detections() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        t.update(vec![face(100.0, 100.0, 50.0), face(300.0, 100.0, 50.0)]);
+        t.update(vec![face(100.0, 100.0, 50.0)]);
+        let p = t.predict();
+        assert_eq!(p.iter().map(|f| f.id).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn a_cut_to_another_face_in_the_same_place_starts_a_new_track() {
+        // Two "pictures" of the same size: a left-to-right ramp and a top-to-bottom one.
+        let (w, h) = (64usize, 64usize);
+        let ramp_x: Vec<u8> = (0..w * h).flat_map(|i| [((i % w) * 4) as u8; 3]).collect();
+        let ramp_y: Vec<u8> = (0..w * h).flat_map(|i| [((i / w) * 4) as u8; 3]).collect();
+        let bright: Vec<u8> = ramp_x.iter().map(|v| v / 2 + 60).collect();
+        let look = |data: &[u8]| {
+            let view = FrameView::packed(crate::PixelFormat::Rgb, w, h, data, w * 3).expect("view");
+            Some(Appearance::of(&view, &[8.0, 8.0, 48.0, 48.0]))
+        };
+        let f = || face(8.0, 8.0, 48.0);
+        let mut t = Tracker::new(TrackerConfig::default());
+        assert_eq!(t.update_with_appearance(vec![f()], vec![look(&ramp_x)])[0].id, 1);
+        // The same picture, dimmer and with less contrast: the same face.
+        assert_eq!(t.update_with_appearance(vec![f()], vec![look(&bright)])[0].id, 1);
+        // Another picture in exactly the same place: a new track.
+        assert_eq!(t.update_with_appearance(vec![f()], vec![look(&ramp_y)])[0].id, 2);
+        // Without appearances, position decides.
+        assert_eq!(t.update(vec![f()])[0].id, 2);
+    }
+
+    #[test]
+    fn a_much_bigger_face_in_the_same_place_is_someone_else() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        t.update(vec![face(100.0, 100.0, 40.0)]);
+        // Same centre, 2.5 times the size: IoU 0.16, and the size gate refuses it.
+        assert_eq!(t.update(vec![face(70.0, 70.0, 100.0)])[0].id, 2);
+    }
+}

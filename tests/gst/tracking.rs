@@ -1,0 +1,156 @@
+//! Tracking through the elements (issue 4): ids that stay with a face, faces carried
+//! through the frames the detector skips, new ids for new people, and per-track identity.
+
+mod util;
+
+use gstface::meta;
+use util::*;
+
+/// Every frame's faces (track id, box) from a launch line ending in `appsink name=sink`.
+fn tracked_faces(desc: &str) -> Vec<Vec<(Option<u64>, [f32; 4])>> {
+    run_to_eos(desc)
+        .unwrap_or_else(|e| panic!("{desc}: {e}"))
+        .iter()
+        .map(|s| {
+            let (w, h) = video_size(s.caps().expect("caps"));
+            meta::faces(s.buffer().expect("buffer"), w, h)
+                .iter()
+                .map(|f| (f.track_id, f.bbox))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_face_keeps_its_id_and_skipped_detection_frames_still_carry_it() {
+    init();
+    let clip = asset("video/single_face.mp4");
+    for interval in [1u32, 5] {
+        let frames = tracked_faces(&format!(
+            "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect interval={interval} ! appsink name=sink",
+            clip.display()
+        ));
+        assert!(frames.len() > 50);
+        let with_face = frames.iter().filter(|f| f.len() == 1).count();
+        assert!(
+            with_face as f64 >= 0.95 * frames.len() as f64,
+            "interval {interval}: one face in only {with_face} of {} frames",
+            frames.len()
+        );
+        // Frames the detector skipped carry the face too.
+        let skipped_with_face = frames
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| !(*i as u32).is_multiple_of(interval) && f.len() == 1)
+            .count();
+        if interval > 1 {
+            assert!(
+                skipped_with_face as f64 >= 0.9 * (frames.len() as f64 * 0.8),
+                "{skipped_with_face}"
+            );
+        }
+        let mut ids: Vec<u64> = frames
+            .iter()
+            .flatten()
+            .map(|(id, _)| id.expect("every face has a track id"))
+            .collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "interval {interval}: the one person got ids {ids:?}");
+        // Between detections the box moves smoothly: no jump of more than a quarter of
+        // the face from one frame to the next.
+        for pair in frames.windows(2) {
+            if let ([(_, a)], [(_, b)]) = (pair[0].as_slice(), pair[1].as_slice()) {
+                assert!(
+                    (a[0] - b[0]).abs() < a[2] * 0.25 && (a[1] - b[1]).abs() < a[3] * 0.25,
+                    "{a:?} -> {b:?}"
+                );
+            }
+        }
+    }
+    // tracking=false: no ids.
+    let frames = tracked_faces(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect tracking=false ! appsink name=sink",
+        clip.display()
+    ));
+    assert!(frames.iter().flatten().all(|(id, _)| id.is_none()));
+}
+
+/// `photo` cropped to `crop` (x, y, side) and scaled to 480x480 RGB.
+fn square_frame(photo: &str, crop: [u32; 3]) -> Vec<u8> {
+    let img = image::open(asset(&format!("photos/{photo}"))).expect("photo");
+    img.crop_imm(crop[0], crop[1], crop[2], crop[2])
+        .resize_exact(480, 480, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .into_raw()
+}
+
+#[test]
+fn a_person_leaving_and_another_arriving_in_the_same_place_get_a_new_id() {
+    init();
+    // Obama's and Biden's faces cropped to about the same place and size.
+    let obama = square_frame("obama.jpg", [190, 0, 600]);
+    let biden = square_frame("biden.jpg", [270, 76, 600]);
+    let empty = vec![40u8; 480 * 480 * 3];
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "RGB")
+        .field("width", 480i32)
+        .field("height", 480i32)
+        .field("framerate", gst::Fraction::new(25, 1))
+        .build();
+    let mut h = gst_check::Harness::new_parse("facedetect ! faceid");
+    h.set_src_caps(caps.clone());
+    let mut ids = Vec::new();
+    // 5 frames of Obama, 30 empty (he has left; longer than a track is kept), 5 of Biden.
+    let frames = std::iter::repeat_n(&obama, 5)
+        .chain(std::iter::repeat_n(&empty, 30))
+        .chain(std::iter::repeat_n(&biden, 5));
+    for (n, data) in frames.enumerate() {
+        let mut buf = gst::Buffer::from_slice(data.clone());
+        buf.get_mut()
+            .expect("writable")
+            .set_pts(gst::ClockTime::from_mseconds(40 * n as u64));
+        let out = h.push_and_pull(buf).expect("a buffer comes out");
+        let faces = meta::faces(&out, 480, 480);
+        assert!(faces.len() <= 1, "frame {n}: {faces:?}");
+        if let Some(f) = faces.first() {
+            ids.push((n, f.track_id.expect("track id")));
+        }
+    }
+    let obama_ids: Vec<u64> = ids.iter().filter(|(n, _)| *n < 5).map(|(_, id)| *id).collect();
+    let biden_ids: Vec<u64> = ids.iter().filter(|(n, _)| *n >= 35).map(|(_, id)| *id).collect();
+    assert_eq!(obama_ids.len(), 5, "{ids:?}");
+    assert_eq!(biden_ids.len(), 5, "{ids:?}");
+    assert!(obama_ids.iter().all(|i| *i == obama_ids[0]) && biden_ids.iter().all(|i| *i == biden_ids[0]));
+    assert_ne!(obama_ids[0], biden_ids[0]);
+}
+
+#[test]
+fn faceid_names_a_track_and_keeps_the_name_between_checks() {
+    init();
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let obama = square_frame("obama2.jpg", [100, 150, 500]);
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "RGB")
+        .field("width", 480i32)
+        .field("height", 480i32)
+        .field("framerate", gst::Fraction::new(25, 1))
+        .build();
+    let mut h = gst_check::Harness::new_parse(&format!(
+        "facedetect ! faceid gallery=\"{}\" reidentify-interval=4",
+        gallery.display()
+    ));
+    h.set_src_caps(caps);
+    for n in 0..12u64 {
+        let mut buf = gst::Buffer::from_slice(obama.clone());
+        buf.get_mut()
+            .expect("writable")
+            .set_pts(gst::ClockTime::from_mseconds(40 * n));
+        let out = h.push_and_pull(buf).expect("a buffer comes out");
+        let faces = meta::faces(&out, 480, 480);
+        assert_eq!(faces.len(), 1, "frame {n}");
+        // Every frame carries the track's name, checked or not.
+        let (name, id, similarity) = faces[0].identity.clone().expect("identity on every frame");
+        assert_eq!((name.as_str(), id), ("Barack_Obama", 0), "frame {n}");
+        assert!(similarity >= faceengine::gallery::DEFAULT_THRESHOLD as f64);
+    }
+}
