@@ -84,6 +84,16 @@ fn square_frame(photo: &str, crop: [u32; 3]) -> Vec<u8> {
         .into_raw()
 }
 
+/// Caps of the frames `square_frame` makes.
+fn square_caps() -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", "RGB")
+        .field("width", 480i32)
+        .field("height", 480i32)
+        .field("framerate", gst::Fraction::new(25, 1))
+        .build()
+}
+
 #[test]
 fn a_person_leaving_and_another_arriving_in_the_same_place_get_a_new_id() {
     init();
@@ -91,14 +101,8 @@ fn a_person_leaving_and_another_arriving_in_the_same_place_get_a_new_id() {
     let obama = square_frame("obama.jpg", [190, 0, 600]);
     let biden = square_frame("biden.jpg", [270, 76, 600]);
     let empty = vec![40u8; 480 * 480 * 3];
-    let caps = gst::Caps::builder("video/x-raw")
-        .field("format", "RGB")
-        .field("width", 480i32)
-        .field("height", 480i32)
-        .field("framerate", gst::Fraction::new(25, 1))
-        .build();
     let mut h = gst_check::Harness::new_parse("facedetect ! faceid");
-    h.set_src_caps(caps.clone());
+    h.set_src_caps(square_caps());
     let mut ids = Vec::new();
     // 5 frames of Obama, 30 empty (he has left; longer than a track is kept), 5 of Biden.
     let frames = std::iter::repeat_n(&obama, 5)
@@ -129,17 +133,11 @@ fn faceid_names_a_track_and_keeps_the_name_between_checks() {
     init();
     let gallery = gallery_of("Barack_Obama", "obama.jpg");
     let obama = square_frame("obama2.jpg", [100, 150, 500]);
-    let caps = gst::Caps::builder("video/x-raw")
-        .field("format", "RGB")
-        .field("width", 480i32)
-        .field("height", 480i32)
-        .field("framerate", gst::Fraction::new(25, 1))
-        .build();
     let mut h = gst_check::Harness::new_parse(&format!(
         "facedetect ! faceid gallery=\"{}\" reidentify-interval=4",
         gallery.display()
     ));
-    h.set_src_caps(caps);
+    h.set_src_caps(square_caps());
     for n in 0..12u64 {
         let mut buf = gst::Buffer::from_slice(obama.clone());
         buf.get_mut()
