@@ -1,7 +1,7 @@
 //! The people `faceid` can name: embeddings per person, built from a folder of photos
 //! (`<Name>/*.jpg|png`) or loaded from the file `face-enrol` writes.
 
-use crate::detect::{DetectorConfig, YuNet};
+use crate::detect::{DetectorConfig, Face, YuNet};
 use crate::embed::{Embedder, cosine};
 use crate::frame::FrameView;
 use anyhow::{Context, Result, bail};
@@ -119,12 +119,6 @@ impl Gallery {
         if !dir.is_dir() {
             bail!("gallery folder {} does not exist or is not a folder", dir.display());
         }
-        let mut people_dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot list gallery folder {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        people_dirs.sort();
         let cfg = DetectorConfig {
             score_threshold: 0.5,
             ..DetectorConfig::default()
@@ -135,17 +129,7 @@ impl Gallery {
             people: Vec::new(),
         };
         let mut skipped = Vec::new();
-        for pdir in people_dirs {
-            let name = pdir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let mut images: Vec<PathBuf> = std::fs::read_dir(&pdir)
-                .with_context(|| format!("cannot list {}", pdir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| is_image(p))
-                .collect();
-            images.sort();
+        for (name, images) in people_folders(dir)? {
             let mut person = Person {
                 name,
                 images: Vec::new(),
@@ -209,6 +193,32 @@ impl Gallery {
     }
 }
 
+/// The `<Name>/<image>` layout under `dir`: every person folder, sorted by name, with
+/// its image files (jpg, jpeg, png), sorted.
+pub fn people_folders(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
+    let mut people_dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    people_dirs.sort();
+    let mut people = Vec::with_capacity(people_dirs.len());
+    for pdir in people_dirs {
+        let name = pdir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut images: Vec<PathBuf> = std::fs::read_dir(&pdir)
+            .with_context(|| format!("cannot list {}", pdir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_image(p))
+            .collect();
+        images.sort();
+        people.push((name, images));
+    }
+    Ok(people)
+}
+
 fn is_image(p: &Path) -> bool {
     p.is_file()
         && p.extension()
@@ -218,14 +228,24 @@ fn is_image(p: &Path) -> bool {
 
 /// Embedding of the largest face in one image file.
 pub fn enrol_image(path: &Path, detector: &YuNet, cfg: &DetectorConfig, embedder: &Embedder) -> Result<Vec<f32>> {
+    largest_face_embedding(path, |view| detector.detect(view, cfg), embedder)?.context("no face found")
+}
+
+/// Embedding of the largest face `detect` finds in an image file; `None` when it finds
+/// none. Enrolment and the open-set evaluation both pick faces this way.
+pub fn largest_face_embedding(
+    path: &Path,
+    detect: impl FnOnce(&FrameView) -> Result<Vec<Face>>,
+    embedder: &Embedder,
+) -> Result<Option<Vec<f32>>> {
     let img = image::open(path).context("cannot decode image")?.to_rgb8();
     let view = FrameView::from_rgb_image(&img)?;
-    let faces = detector.detect(&view, cfg)?;
+    let faces = detect(&view)?;
     let Some(face) = faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
-        bail!("no face found");
+        return Ok(None);
     };
     let mut e = embedder.embed(&view, &[face.landmarks])?;
-    e.pop().context("no embedding")
+    e.pop().context("no embedding").map(Some)
 }
 
 #[cfg(test)]

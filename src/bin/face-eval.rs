@@ -16,7 +16,7 @@ use faceengine::eval::openset::{self, Answer, ProbeResult};
 use faceengine::eval::pairs::{kfold_accuracy, make_pairs, tar_at_far};
 use faceengine::eval::wider::{EvalImage, average_precision};
 use faceengine::frame::FrameView;
-use faceengine::gallery::{DEFAULT_THRESHOLD, Gallery, Person};
+use faceengine::gallery::{self, DEFAULT_THRESHOLD, Gallery, Person};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -164,29 +164,12 @@ fn wider(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// `<Person>/<image>` folders, people and their images sorted by name.
+/// `<Person>/<image>` folders with at least one image, people and images sorted by name.
 fn list_people(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
-    let mut people = Vec::new();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+    let people: Vec<_> = gallery::people_folders(dir)?
+        .into_iter()
+        .filter(|(_, images)| !images.is_empty())
         .collect();
-    dirs.sort();
-    for d in dirs {
-        let mut imgs: Vec<PathBuf> = std::fs::read_dir(&d)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        imgs.sort();
-        if !imgs.is_empty() {
-            let name = d
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            people.push((name, imgs));
-        }
-    }
     if people.is_empty() {
         bail!("{} has no <Person>/<image> folders", dir.display());
     }
@@ -326,14 +309,9 @@ fn gallery(args: &Args) -> Result<()> {
         ..DetectorConfig::default()
     };
     let probe_cfg = DetectorConfig::default();
-    let embed = |path: &Path, cfg: &DetectorConfig| -> Result<Option<Vec<f32>>> {
-        let img = rgb_image(path)?;
-        let view = FrameView::from_rgb_image(&img)?;
-        let faces = det.detect(&view, cfg)?;
-        match faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) {
-            Some(f) => Ok(emb.embed(&view, &[f.landmarks])?.pop()),
-            None => Ok(None),
-        }
+    let embed = |path: &Path, cfg: &DetectorConfig| {
+        gallery::largest_face_embedding(path, |view| det.detect(view, cfg), &emb)
+            .with_context(|| path.display().to_string())
     };
     let enrol_jobs: Vec<(usize, usize)> = split
         .enrolled
