@@ -301,10 +301,13 @@ impl BaseTransformImpl for FaceId {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (threshold, cfg) = {
-            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.threshold, s.identity_config())
-        };
+        let cfg = self
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .identity_config();
+        // Untracked faces are named per frame at the same threshold as tracks.
+        let threshold = cfg.threshold;
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
