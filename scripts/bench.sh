@@ -7,7 +7,8 @@
 #   3. the classroom score (../shared/tools/score_classroom.py) of both, on the plain
 #      classroom video and on the --hard one (12 seats, dim, blur, noise, occlusion);
 #   4. ours with every face checked on every frame (interval=1 reidentify-interval=1
-#      smoothing=1): what tracking and intervals buy.
+#      smoothing=1): what tracking and intervals buy;
+#   5. ours on the hard classroom with facedetect working-size=1280 (small faces).
 #
 #   usage: scripts/bench.sh [SECONDS_OF_CLASSROOM_VIDEO]     (default 30)
 # Needs ../shared (or SHARED=path). Python packages for the peer go in .bench-venv/.
@@ -56,10 +57,13 @@ gst-launch-1.0 -q filesrc location="$classroom/video.mp4" ! decodebin ! videocon
 ./target/release/face-bench --iterations 10 "$out/arcade-640x360-08.png" "$out/arcade-1280x720-08.png" \
     "$(ls "$out"/classroom-*.png | tail -1)"
 
-ours() { # video gallery jsonl out.mp4 [every-frame] -> prints seconds
+ours() { # video gallery jsonl out.mp4 [every|small] -> prints seconds
     local gal=() det=() id=() emo=()
     [ -n "$2" ] && gal=("gallery=$2")
-    if [ -n "${5:-}" ]; then det=(interval=1); id=(reidentify-interval=1); emo=(smoothing=1 interval=1); fi
+    case "${5:-}" in
+        every) det=(interval=1); id=(reidentify-interval=1); emo=(smoothing=1 interval=1) ;;
+        small) det=(working-size=1280) ;;
+    esac
     gst-launch-1.0 -e filesrc location="$1" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
         ! queue max-size-buffers=4 ! facedetect "${det[@]}" ! queue max-size-buffers=4 \
         ! faceid "${gal[@]}" "${id[@]}" ! faceemotion "${emo[@]}" \
@@ -99,6 +103,12 @@ for v in arcade classroom-hard; do
     awk -v v=$v -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", v, n, t, f, p, f / p }'
 done
 
+echo "== ours with facedetect working-size=1280 (small faces), classroom-hard"
+t=$(ours "$hard/video.mp4" "$hard/gallery" "$out/classroom-hard.small.jsonl" "$out/classroom-hard.small.mp4" small)
+n=$(wc -l < "$out/classroom-hard.small.jsonl")
+peer_fps=$(awk '$1 == "classroom-hard" { print $5 }' "$out/fps.txt")
+awk -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", "classroom-hard", n, t, f, p, f / p }'
+
 for c in classroom classroom-hard; do
     dir=$classroom; [ $c = classroom-hard ] && dir=$hard
     echo "== classroom score ($seconds s, $(basename "$dir"))"
@@ -109,3 +119,5 @@ for c in classroom classroom-hard; do
 done
 echo -n "ours, every face every frame, classroom-hard: "
 "$py" "$shared/tools/score_classroom.py" "$hard/truth.json" "$out/classroom-hard.every.jsonl" | tail -1
+echo -n "ours, working-size=1280, classroom-hard: "
+"$py" "$shared/tools/score_classroom.py" "$hard/truth.json" "$out/classroom-hard.small.jsonl" | tail -1

@@ -7,6 +7,19 @@ use crate::tensor::Tensor;
 use anyhow::{Result, ensure};
 use std::sync::Arc;
 
+/// One face's identity embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    /// Unit length: what faces are compared by.
+    pub vector: Vec<f32>,
+    /// The length SFace gave it before normalisation. Networks trained with a
+    /// softmax-style loss give clear, frontal faces long embeddings and dim, blurred or
+    /// tiny ones short embeddings (the observation behind MagFace), so it serves as a
+    /// face quality score: on our classroom videos clear faces measure 12-15, faces in
+    /// a dim, blurred room 7-11.
+    pub magnitude: f32,
+}
+
 pub struct Embedder {
     model: Arc<dyn Backend>,
     threads: usize,
@@ -30,8 +43,17 @@ impl Embedder {
         wanted.clamp(1, faces.max(1))
     }
 
-    /// Unit-length embeddings of the faces with these landmarks, one model call for all.
+    /// Unit-length embeddings of the faces with these landmarks.
     pub fn embed(&self, frame: &FrameView, landmarks: &[[[f32; 2]; 5]]) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .embed_with_magnitude(frame, landmarks)?
+            .into_iter()
+            .map(|e| e.vector)
+            .collect())
+    }
+
+    /// Embeddings of the faces with these landmarks, with their magnitudes.
+    pub fn embed_with_magnitude(&self, frame: &FrameView, landmarks: &[[[f32; 2]; 5]]) -> Result<Vec<Embedding>> {
         if landmarks.is_empty() {
             return Ok(Vec::new());
         }
@@ -39,9 +61,9 @@ impl Embedder {
         // batched (measured 55 ms/face alone vs 78 ms/face in a batch of 3), and a
         // batch-1 plan is compiled once instead of once per face count. Faces are
         // spread over threads instead: the plan is shared, each run has its own state.
-        let one = |lm: &[[f32; 2]; 5]| -> Result<Vec<f32>> {
+        let one = |lm: &[[f32; 2]; 5]| -> Result<Embedding> {
             let input = Tensor::new(vec![1, 3, ALIGNED_SIZE, ALIGNED_SIZE], aligned_rgb(frame, lm))?;
-            self.embed_aligned(input)?
+            self.embed_aligned_with_magnitude(input)?
                 .pop()
                 .ok_or_else(|| anyhow::anyhow!("SFace returned no embedding"))
         };
@@ -66,8 +88,17 @@ impl Embedder {
         })
     }
 
-    /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.
+    /// Unit-length embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.
     pub fn embed_aligned(&self, batch: Tensor) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .embed_aligned_with_magnitude(batch)?
+            .into_iter()
+            .map(|e| e.vector)
+            .collect())
+    }
+
+    /// [`Embedder::embed_aligned`] with the magnitudes.
+    pub fn embed_aligned_with_magnitude(&self, batch: Tensor) -> Result<Vec<Embedding>> {
         let n = batch.batch();
         let out = self.model.run(&[batch])?;
         let emb = out
@@ -78,12 +109,24 @@ impl Embedder {
             "SFace returned {} embeddings for {n} faces",
             emb.batch()
         );
-        Ok((0..n).map(|i| normalise(emb.row(i))).collect())
+        Ok((0..n)
+            .map(|i| {
+                let raw = emb.row(i);
+                Embedding {
+                    vector: normalise(raw),
+                    magnitude: magnitude(raw),
+                }
+            })
+            .collect())
     }
 }
 
+fn magnitude(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
 pub fn normalise(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    let norm = magnitude(v).max(1e-12);
     v.iter().map(|x| x / norm).collect()
 }
 

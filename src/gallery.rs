@@ -2,7 +2,7 @@
 //! (`<Name>/*.jpg|png`) or loaded from the file `face-enrol` writes.
 
 use crate::detect::{DetectorConfig, Face, YuNet};
-use crate::embed::{Embedder, cosine};
+use crate::embed::{Embedder, Embedding, cosine};
 use crate::frame::FrameView;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,63 @@ pub const DEFAULT_THRESHOLD: f32 = 0.45;
 
 /// SFace's published one-to-one verification threshold (OpenCV Zoo, LFW).
 pub const VERIFICATION_THRESHOLD: f32 = 0.363;
+
+/// Cosine similarity at which `faceid` names the poorest faces by default: the same as
+/// clear ones, so the quality slide (see [`MatchThreshold`]) is off unless asked for.
+/// It pays on small galleries in poor light (hard classroom video, 12 people: known
+/// people named right 0.71 -> 0.87 with [`SUGGESTED_POOR_THRESHOLD`]), but on LFW's
+/// 277-person gallery, one photo at a time, it names 14% of strangers (rejection
+/// 0.989 -> 0.856): more enrolled images, more chances for a poor face to come close.
+pub const DEFAULT_POOR_THRESHOLD: f32 = DEFAULT_THRESHOLD;
+
+/// The poor-face threshold for small galleries in poor light (README, EVALUATION.md).
+pub const SUGGESTED_POOR_THRESHOLD: f32 = 0.30;
+
+/// The similarity a face needs to be named, by face quality.
+///
+/// In a dim, blurred room every similarity drops: the right person's as much as a
+/// stranger's nearest look-alike. On the hard classroom video known people average
+/// 0.28-0.45 to their gallery photos over a tracked stretch while strangers stay under
+/// 0.30; on clear video a stranger can average 0.37 to a look-alike (0.44 on single
+/// frames) while known people sit at 0.45-0.8. One threshold cannot serve both, but the
+/// embedding's magnitude tells them apart (clear faces 12-15, poor ones 7-11), so the
+/// threshold slides from `poor` at magnitude [`POOR_MAGNITUDE`] to `clear` at
+/// [`CLEAR_MAGNITUDE`] and beyond.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchThreshold {
+    pub clear: f32,
+    pub poor: f32,
+}
+
+/// SFace embedding magnitude of the poorest faces still worth naming.
+pub const POOR_MAGNITUDE: f32 = 9.0;
+/// SFace embedding magnitude from which a face counts as clear.
+pub const CLEAR_MAGNITUDE: f32 = 14.0;
+
+impl Default for MatchThreshold {
+    fn default() -> Self {
+        Self {
+            clear: DEFAULT_THRESHOLD,
+            poor: DEFAULT_POOR_THRESHOLD,
+        }
+    }
+}
+
+impl MatchThreshold {
+    /// One threshold whatever the quality.
+    pub fn fixed(threshold: f32) -> Self {
+        Self {
+            clear: threshold,
+            poor: threshold,
+        }
+    }
+
+    /// The threshold for a face whose embedding had this magnitude.
+    pub fn at(&self, magnitude: f32) -> f32 {
+        let t = ((magnitude - POOR_MAGNITUDE) / (CLEAR_MAGNITUDE - POOR_MAGNITUDE)).clamp(0.0, 1.0);
+        self.poor + (self.clear - self.poor) * t
+    }
+}
 
 const FILE_FORMAT: &str = "gst-face-gallery";
 const FILE_VERSION: u32 = 1;
@@ -228,7 +285,9 @@ fn is_image(p: &Path) -> bool {
 
 /// Embedding of the largest face in one image file.
 pub fn enrol_image(path: &Path, detector: &YuNet, cfg: &DetectorConfig, embedder: &Embedder) -> Result<Vec<f32>> {
-    largest_face_embedding(path, |view| detector.detect(view, cfg), embedder)?.context("no face found")
+    largest_face_embedding(path, |view| detector.detect(view, cfg), embedder)?
+        .map(|e| e.vector)
+        .context("no face found")
 }
 
 /// Embedding of the largest face `detect` finds in an image file; `None` when it finds
@@ -237,14 +296,14 @@ pub fn largest_face_embedding(
     path: &Path,
     detect: impl FnOnce(&FrameView) -> Result<Vec<Face>>,
     embedder: &Embedder,
-) -> Result<Option<Vec<f32>>> {
+) -> Result<Option<Embedding>> {
     let img = image::open(path).context("cannot decode image")?.to_rgb8();
     let view = FrameView::from_rgb_image(&img)?;
     let faces = detect(&view)?;
     let Some(face) = faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
         return Ok(None);
     };
-    let mut e = embedder.embed(&view, &[face.landmarks])?;
+    let mut e = embedder.embed_with_magnitude(&view, &[face.landmarks])?;
     e.pop().context("no embedding").map(Some)
 }
 
@@ -279,6 +338,17 @@ mod tests {
         // Closest to B's second image, but under a high threshold: unknown.
         let m = g.best_match(&unit(&[0.6, 0.8]), 0.999);
         assert_eq!((m.person, m.nearest), (None, Some(1)));
+    }
+
+    #[test]
+    fn the_threshold_slides_with_face_quality() {
+        let t = MatchThreshold { clear: 0.45, poor: 0.3 };
+        assert_eq!(t.at(5.0), 0.3);
+        assert_eq!(t.at(POOR_MAGNITUDE), 0.3);
+        assert!((t.at((POOR_MAGNITUDE + CLEAR_MAGNITUDE) / 2.0) - 0.375).abs() < 1e-6);
+        assert_eq!(t.at(CLEAR_MAGNITUDE), 0.45);
+        assert_eq!(t.at(20.0), 0.45);
+        assert_eq!(MatchThreshold::fixed(0.4).at(7.0), 0.4);
     }
 
     #[test]

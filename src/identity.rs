@@ -7,20 +7,23 @@
 //! takes the best person's name once that average reaches the threshold; it changes to
 //! someone else only when that person's average beats the current one's by `margin`, and
 //! falls back to unknown only when the current one's drops `margin` under the threshold.
+//! The threshold is the one for the track's face quality (running average of the
+//! embedding magnitudes, see [`MatchThreshold`]), so a dim, blurred face needs less.
 //!
 //! A track can change hands without its id changing (someone else sits down where the
 //! tracker could not see the cut). Two guards: a face whose thumbnail changes at once is
 //! checked on that frame, and an embedding far from the track's previous one (cosine
 //! under `same_person`) starts the evidence afresh.
 
-use crate::embed::cosine;
+use crate::embed::{Embedding, cosine};
+use crate::gallery::MatchThreshold;
 use crate::track::Appearance;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentityConfig {
-    /// Similarity at which a track is named.
-    pub threshold: f32,
+    /// Similarity at which a track is named, by face quality.
+    pub threshold: MatchThreshold,
     /// Frames between two checks of a track (after its first `warmup` checks).
     pub reidentify_interval: u32,
     /// Checks made on consecutive frames when a track appears, to settle quickly.
@@ -43,7 +46,7 @@ pub struct IdentityConfig {
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {
-            threshold: crate::gallery::DEFAULT_THRESHOLD,
+            threshold: MatchThreshold::default(),
             reidentify_interval: 10,
             warmup: 3,
             margin: 0.04,
@@ -68,6 +71,8 @@ pub struct Answer {
 #[derive(Debug, Clone)]
 struct TrackState {
     evidence: Vec<f32>,
+    /// Running average of the embedding magnitudes (face quality), like the evidence.
+    magnitude: f32,
     checks: u32,
     person: Option<usize>,
     last_check: u64,
@@ -137,20 +142,28 @@ impl Identities {
 
     /// Adds one check: the face's embedding and its similarity to each enrolled person,
     /// in gallery order.
-    pub fn observe(&mut self, track: u64, frame: u64, area: f32, embedding: &[f32], similarities: &[f32]) -> Answer {
+    pub fn observe(
+        &mut self,
+        track: u64,
+        frame: u64,
+        area: f32,
+        embedding: &Embedding,
+        similarities: &[f32],
+    ) -> Answer {
         let cfg = &self.cfg;
         let t = self.tracks.entry(track).or_insert_with(|| TrackState {
             evidence: similarities.to_vec(),
+            magnitude: embedding.magnitude,
             checks: 0,
             person: None,
             last_check: frame,
             checked_area: area,
             last_seen: frame,
-            last_embedding: embedding.to_vec(),
+            last_embedding: embedding.vector.clone(),
             look: None,
             look_changed: false,
         });
-        if t.checks > 0 && cosine(&t.last_embedding, embedding) < cfg.same_person {
+        if t.checks > 0 && cosine(&t.last_embedding, &embedding.vector) < cfg.same_person {
             // Someone else now: forget what was said about the previous face.
             t.checks = 0;
             t.person = None;
@@ -161,10 +174,12 @@ impl Identities {
             for (e, s) in t.evidence.iter_mut().zip(similarities) {
                 *e += w * (s - *e);
             }
+            t.magnitude += w * (embedding.magnitude - t.magnitude);
         } else {
             t.evidence = similarities.to_vec();
+            t.magnitude = embedding.magnitude;
         }
-        t.last_embedding = embedding.to_vec();
+        t.last_embedding = embedding.vector.clone();
         t.look_changed = false;
         t.checks += 1;
         t.last_check = frame;
@@ -176,14 +191,15 @@ impl Identities {
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map(|(i, s)| (i, *s));
+        let threshold = cfg.threshold.at(t.magnitude);
         t.person = match (t.person, best) {
             (_, None) => None,
-            (None, Some((b, s))) => (s >= cfg.threshold).then_some(b),
+            (None, Some((b, s))) => (s >= threshold).then_some(b),
             (Some(cur), Some((b, s))) => {
                 let cur_s = t.evidence.get(cur).copied().unwrap_or(f32::NEG_INFINITY);
-                if b != cur && s >= cfg.threshold && s > cur_s + cfg.margin {
+                if b != cur && s >= threshold && s > cur_s + cfg.margin {
                     Some(b)
-                } else if cur_s < cfg.threshold - cfg.margin {
+                } else if cur_s < threshold - cfg.margin {
                     None
                 } else {
                     Some(cur)
@@ -220,22 +236,28 @@ impl Identities {
 mod tests {
     use super::*;
 
-    /// One face's embedding, the same on every check (unless a test says otherwise).
-    const E0: [f32; 2] = [1.0, 0.0];
+    /// A clear face's embedding (magnitude at which the full threshold applies).
+    fn clear(v: &[f32]) -> Embedding {
+        Embedding {
+            vector: v.to_vec(),
+            magnitude: crate::gallery::CLEAR_MAGNITUDE,
+        }
+    }
 
     fn ids() -> Identities {
         Identities::new(IdentityConfig {
-            threshold: 0.45,
+            threshold: MatchThreshold { clear: 0.45, poor: 0.3 },
             ..IdentityConfig::default()
         })
     }
 
     #[test]
     fn a_new_track_is_checked_on_its_first_frames_then_at_the_interval() {
+        let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         assert!(id.needs_check(7, 0, 100.0));
         for f in 0..3 {
-            id.observe(7, f, 100.0, &E0, &[0.6, 0.1]);
+            id.observe(7, f, 100.0, &e0, &[0.6, 0.1]);
         }
         assert!(!id.needs_check(7, 3, 100.0));
         assert!(!id.needs_check(7, 11, 100.0));
@@ -246,40 +268,43 @@ mod tests {
 
     #[test]
     fn one_bad_frame_does_not_flip_the_name() {
+        let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         for f in 0..3 {
-            assert_eq!(id.observe(1, f, 100.0, &E0, &[0.6, 0.2]).person, Some(0));
+            assert_eq!(id.observe(1, f, 100.0, &e0, &[0.6, 0.2]).person, Some(0));
         }
         // One frame that looks like person 1 (blur, a hand): the name stays.
-        let a = id.observe(1, 3, 100.0, &E0, &[0.3, 0.5]);
+        let a = id.observe(1, 3, 100.0, &e0, &[0.3, 0.5]);
         assert_eq!(a.person, Some(0));
         // And one frame under the threshold does not make it unknown either.
-        let a = id.observe(1, 4, 100.0, &E0, &[0.35, 0.2]);
+        let a = id.observe(1, 4, 100.0, &e0, &[0.35, 0.2]);
         assert_eq!(a.person, Some(0));
         assert!(a.similarity > 0.45, "{a:?}");
     }
 
     #[test]
     fn a_stranger_close_to_someone_on_a_few_frames_stays_unknown() {
+        let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         // Mostly 0.35 to person 0, now and then 0.47 (over the threshold on its own).
         let sims = [0.35, 0.47, 0.35, 0.35, 0.47, 0.35, 0.35];
         for (f, s) in sims.iter().enumerate() {
-            let a = id.observe(2, f as u64, 100.0, &E0, &[*s, 0.1]);
+            let a = id.observe(2, f as u64, 100.0, &e0, &[*s, 0.1]);
             assert_eq!(a.person, None, "frame {f}: {a:?}");
         }
     }
 
     #[test]
     fn a_sustained_change_does_change_the_name() {
+        let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         for f in 0..3 {
-            id.observe(3, f, 100.0, &E0, &[0.6, 0.2]);
+            id.observe(3, f, 100.0, &e0, &[0.6, 0.2]);
         }
         let mut f = 3;
         let mut last = None;
         while f < 20 {
-            last = id.observe(3, f, 100.0, &E0, &[0.2, 0.7]).person;
+            last = id.observe(3, f, 100.0, &e0, &[0.2, 0.7]).person;
             f += 1;
         }
         assert_eq!(last, Some(1));
@@ -287,13 +312,14 @@ mod tests {
 
     #[test]
     fn someone_else_under_the_same_track_id_starts_afresh() {
+        let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         for f in 0..5 {
-            id.observe(5, f, 100.0, &E0, &[0.7, 0.1]);
+            id.observe(5, f, 100.0, &e0, &[0.7, 0.1]);
         }
         // A very different embedding: the evidence for person 0 is dropped at once and
         // the new face is named from its own check.
-        let a = id.observe(5, 5, 100.0, &[0.0, 1.0], &[0.1, 0.6]);
+        let a = id.observe(5, 5, 100.0, &clear(&[0.0, 1.0]), &[0.1, 0.6]);
         assert_eq!(a.person, Some(1), "{a:?}");
         // A thumbnail that changes at once asks for a check on this very frame.
         // A left-to-right ramp, then the mirror image.
@@ -306,7 +332,7 @@ mod tests {
         };
         let mut other = ids();
         for f in 0..3 {
-            other.observe(6, f, 100.0, &E0, &[0.7]);
+            other.observe(6, f, 100.0, &e0, &[0.7]);
             other.look(6, look(true));
         }
         assert!(!other.needs_check(6, 3, 100.0));
@@ -315,9 +341,26 @@ mod tests {
     }
 
     #[test]
+    fn a_poor_face_is_named_at_a_lower_similarity_than_a_clear_one() {
+        let e0 = clear(&[1.0, 0.0]);
+        let poor = Embedding {
+            magnitude: crate::gallery::POOR_MAGNITUDE,
+            ..e0.clone()
+        };
+        let (mut a, mut b) = (ids(), ids());
+        for f in 0..5 {
+            a.observe(1, f, 100.0, &e0, &[0.36, 0.1]);
+            b.observe(1, f, 100.0, &poor, &[0.36, 0.1]);
+        }
+        assert_eq!(a.answer(1).map(|x| x.person), Some(None));
+        assert_eq!(b.answer(1).map(|x| x.person), Some(Some(0)));
+    }
+
+    #[test]
     fn forgotten_tracks_start_over() {
+        let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
-        id.observe(4, 0, 100.0, &E0, &[0.6]);
+        id.observe(4, 0, 100.0, &e0, &[0.6]);
         id.seen(4, 10);
         id.forget_old(300);
         assert!(id.answer(4).is_some());

@@ -13,6 +13,10 @@
 //! face was. So each detection also carries a tiny grey thumbnail of its box, and a
 //! match whose thumbnail does not resemble the track's last one (normalised
 //! correlation under `cut_correlation`) starts a new track instead.
+//!
+//! Detections below `new_track_score` only continue tracks (the idea of ByteTrack): a
+//! face already followed stays found through a dim or blurred stretch where the
+//! detector is less sure, while a new face still needs the full score.
 
 use crate::detect::{Face, iou};
 use crate::frame::FrameView;
@@ -66,6 +70,8 @@ pub struct TrackerConfig {
     /// A matched detection whose appearance correlates less than this with the track's
     /// last one is a different face (a cut), and starts a new track.
     pub cut_correlation: f32,
+    /// Detection score a face needs to start a track; weaker ones only continue one.
+    pub new_track_score: f32,
 }
 
 impl Default for TrackerConfig {
@@ -75,6 +81,7 @@ impl Default for TrackerConfig {
             centre_gate: 0.5,
             max_lost: 15,
             cut_correlation: 0.5,
+            new_track_score: 0.0,
         }
     }
 }
@@ -153,6 +160,11 @@ impl Tracker {
         }
     }
 
+    /// Changes the score a detection needs to start a track (a property changed).
+    pub fn set_new_track_score(&mut self, score: f32) {
+        self.cfg.new_track_score = score;
+    }
+
     /// A frame on which the detector did not run: the faces seen at the last detection,
     /// where their tracks predict them now.
     pub fn predict(&mut self) -> Vec<Tracked> {
@@ -169,7 +181,7 @@ impl Tracker {
     }
 
     /// A detection frame: matches `faces` to the tracks and returns them with their ids,
-    /// in the order given.
+    /// in the order given, less the weak ones that continue no track.
     pub fn update(&mut self, faces: Vec<Face>) -> Vec<Tracked> {
         let n = faces.len();
         self.update_with_appearance(faces, vec![None; n])
@@ -198,7 +210,9 @@ impl Tracker {
                 }
             }
         }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // Confident detections choose first (ByteTrack's order), then by overlap.
+        let strong = |d: usize| faces[d].score >= self.cfg.new_track_score;
+        pairs.sort_by(|a, b| strong(b.1).cmp(&strong(a.1)).then(b.0.total_cmp(&a.0)));
         for (_, d, t) in pairs {
             if owner[d].is_none() && !taken[t] {
                 owner[d] = Some(t);
@@ -220,7 +234,7 @@ impl Tracker {
                 }
             }
         }
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        pairs.sort_by(|a, b| strong(b.1).cmp(&strong(a.1)).then(a.0.total_cmp(&b.0)));
         for (_, d, t) in pairs {
             if owner[d].is_none() && !taken[t] {
                 owner[d] = Some(t);
@@ -255,6 +269,8 @@ impl Tracker {
                     tr.lost = 0;
                     tr.id
                 }
+                // A weak detection that continues nothing is not trusted as a face.
+                None if face.score < self.cfg.new_track_score => continue,
                 None => {
                     let id = self.next_id;
                     self.next_id += 1;
@@ -397,5 +413,25 @@ mod tests {
         t.update(vec![face(100.0, 100.0, 40.0)]);
         // Same centre, 2.5 times the size: IoU 0.16, and the size gate refuses it.
         assert_eq!(t.update(vec![face(70.0, 70.0, 100.0)])[0].id, 2);
+    }
+
+    #[test]
+    fn a_weak_detection_continues_a_track_but_starts_none() {
+        let mut t = Tracker::new(TrackerConfig {
+            new_track_score: 0.8,
+            ..TrackerConfig::default()
+        });
+        let weak = |x: f32| Face {
+            score: 0.5,
+            ..face(x, 100.0, 40.0)
+        };
+        // A weak face nobody follows is not reported.
+        assert!(t.update(vec![weak(400.0)]).is_empty());
+        assert_eq!(t.update(vec![face(100.0, 100.0, 40.0)])[0].id, 1);
+        // The followed face turns weak (dim light): still found, same id; the other
+        // weak face is still nobody.
+        let out = t.update(vec![weak(102.0), weak(400.0)]);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].id, out[0].face.score), (1, 0.5));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //!   face-eval wider --data DIR [--model PATH] [--working-size N]
 //!   face-eval lfw   --data DIR [--pairs 6000] [--seed 1]
-//!   face-eval gallery --data DIR [--enrol 2] [--threshold 0.45]
+//!   face-eval gallery --data DIR [--enrol 2] [--threshold 0.45] [--min-threshold 0.30]
 //!   face-eval fer   --data DIR [--model PATH] [--labels a,b,...]
 
 use anyhow::{Context, Result, bail};
@@ -16,14 +16,14 @@ use faceengine::eval::openset::{self, Answer, ProbeResult};
 use faceengine::eval::pairs::{kfold_accuracy, make_pairs, tar_at_far};
 use faceengine::eval::wider::{EvalImage, average_precision};
 use faceengine::frame::FrameView;
-use faceengine::gallery::{self, DEFAULT_THRESHOLD, Gallery, Person};
+use faceengine::gallery::{self, DEFAULT_POOR_THRESHOLD, DEFAULT_THRESHOLD, Gallery, MatchThreshold, Person};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const USAGE: &str = "usage:
   face-eval wider --data DIR [--model PATH] [--working-size N] [--dump FILE]   (DIR: images/ + gt.json)
   face-eval lfw   --data DIR [--pairs N] [--seed S]              (DIR: <Person>/*.jpg)
-  face-eval gallery --data DIR [--enrol N] [--threshold T]       (DIR: <Person>/*.jpg)
+  face-eval gallery --data DIR [--enrol N] [--threshold T] [--min-threshold T] (DIR: <Person>/*.jpg)
   face-eval fer   --data DIR [--model PATH] [--labels a,b,...]   (DIR: <class>/*.jpg)";
 
 struct Args {
@@ -289,10 +289,19 @@ fn lfw(args: &Args) -> Result<()> {
 
 fn gallery(args: &Args) -> Result<()> {
     let enrol: usize = args.opts.get("enrol").map_or(Ok(2), |v| v.parse())?;
-    let threshold: f32 = args
+    let clear: f32 = args
         .opts
         .get("threshold")
         .map_or(Ok(DEFAULT_THRESHOLD), |v| v.parse())?;
+    let poor: f32 = args
+        .opts
+        .get("min-threshold")
+        .map_or(Ok(DEFAULT_POOR_THRESHOLD), |v| v.parse())?;
+    // As faceid does it: never above the clear-face threshold.
+    let threshold = MatchThreshold {
+        clear,
+        poor: poor.min(clear),
+    };
     if enrol == 0 {
         bail!("--enrol must be at least 1");
     }
@@ -334,7 +343,7 @@ fn gallery(args: &Args) -> Result<()> {
             enrol_failed += 1;
             continue;
         };
-        g.dim = e.len();
+        g.dim = e.vector.len();
         let k = *slot.entry(p).or_insert_with(|| {
             g.people.push(Person {
                 name: people[p].0.clone(),
@@ -344,7 +353,7 @@ fn gallery(args: &Args) -> Result<()> {
             g.people.len() - 1
         });
         g.people[k].images.push(people[p].1[i].display().to_string());
-        g.people[k].embeddings.push(e);
+        g.people[k].embeddings.push(e.vector);
     }
     let answers = par_map(&split.probes, "probes", |&(p, i, _)| embed(&people[p].1[i], &probe_cfg))?;
     let results: Vec<ProbeResult> = split
@@ -360,24 +369,26 @@ fn gallery(args: &Args) -> Result<()> {
                 None
             },
             answer: e.map(|e| {
-                let m = g.best_match(&e, threshold);
+                let m = g.best_match(&e.vector, threshold.at(e.magnitude));
                 Answer {
                     nearest: m.nearest.unwrap_or(usize::MAX - 1),
                     similarity: m.similarity,
+                    magnitude: e.magnitude,
                 }
             }),
         })
         .collect();
-    let s = openset::summarise(&results, threshold);
+    let s = openset::summarise(&results, &threshold);
     println!(
         "Open-set identification: {} people enrolled with {} image(s) each ({} images without a face), \
-         {} known probes, {} strangers with a face ({} people unused); threshold {threshold}",
+         {} known probes, {} strangers with a face ({} people unused); threshold {clear} for clear faces, down to {} for poor ones",
         g.people.len(),
         enrol,
         enrol_failed,
         s.known_probes,
         s.stranger_probes,
-        split.unused
+        split.unused,
+        threshold.poor
     );
     println!("{:<28} {:>8}", "rank-1 (nearest is right)", format!("{:.4}", s.rank1));
     println!(
@@ -396,13 +407,13 @@ fn gallery(args: &Args) -> Result<()> {
         format!("{:.4}", s.stranger_rejection)
     );
     println!("{:<28} {:>8}", "probe images without a face", s.no_face);
-    // How the choice of threshold trades names for rejected strangers on this gallery.
+    // How the choice of one fixed threshold trades names for rejected strangers here.
     println!(
         "\n{:>9} {:>11} {:>13} {:>10}",
         "threshold", "identified", "someone else", "rejection"
     );
     for t in [0.30f32, 0.363, 0.40, 0.45, 0.50, 0.55, 0.60] {
-        let s = openset::summarise(&results, t);
+        let s = openset::summarise(&results, &MatchThreshold::fixed(t));
         println!(
             "{t:>9.3} {:>11.4} {:>13.4} {:>10.4}",
             s.identified, s.misidentified, s.stranger_rejection

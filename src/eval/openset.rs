@@ -6,6 +6,8 @@
 //! single image is a stranger whose image is a probe; anyone in between is left out
 //! (too few images to both enrol and probe, too many to be a one-off stranger).
 
+use crate::gallery::MatchThreshold;
+
 /// Who is who in the evaluation.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Split {
@@ -49,12 +51,14 @@ pub struct Answer {
     pub nearest: usize,
     /// Cosine similarity to that person: the face is named at or above the threshold.
     pub similarity: f32,
+    /// The probe embedding's magnitude (face quality), which sets the threshold.
+    pub magnitude: f32,
 }
 
 impl Answer {
     /// The name given at `threshold` (`None` = unknown).
-    pub fn named(&self, threshold: f32) -> Option<usize> {
-        (self.similarity >= threshold).then_some(self.nearest)
+    pub fn named(&self, threshold: &MatchThreshold) -> Option<usize> {
+        (self.similarity >= threshold.at(self.magnitude)).then_some(self.nearest)
     }
 }
 
@@ -76,8 +80,8 @@ pub struct Summary {
     pub no_face: usize,
 }
 
-/// The figures at one similarity threshold.
-pub fn summarise(results: &[ProbeResult], threshold: f32) -> Summary {
+/// The figures at one similarity threshold (by face quality).
+pub fn summarise(results: &[ProbeResult], threshold: &MatchThreshold) -> Summary {
     let mut s = Summary::default();
     let (mut rank1, mut identified, mut wrong, mut rejected) = (0usize, 0usize, 0usize, 0usize);
     for r in results {
@@ -131,11 +135,19 @@ mod tests {
     fn scores_count_right_wrong_unknown_and_missing_faces() {
         let known = |t, nearest, similarity| ProbeResult {
             truth: Some(t),
-            answer: Some(Answer { nearest, similarity }),
+            answer: Some(Answer {
+                nearest,
+                similarity,
+                magnitude: 14.0,
+            }),
         };
         let stranger = |nearest, similarity| ProbeResult {
             truth: None,
-            answer: Some(Answer { nearest, similarity }),
+            answer: Some(Answer {
+                nearest,
+                similarity,
+                magnitude: 14.0,
+            }),
         };
         let results = [
             known(0, 0, 0.6), // right
@@ -152,7 +164,7 @@ mod tests {
                 answer: None,
             }, // stranger without a face: not counted
         ];
-        let s = summarise(&results, 0.4);
+        let s = summarise(&results, &MatchThreshold::fixed(0.4));
         assert_eq!(s.known_probes, 4);
         assert_eq!(s.rank1, 0.5);
         assert_eq!(s.identified, 0.25);
@@ -161,7 +173,7 @@ mod tests {
         assert_eq!(s.stranger_rejection, 0.5);
         assert_eq!(s.no_face, 2);
         // A higher threshold turns the wrong name and the named stranger into unknowns.
-        let s = summarise(&results, 0.55);
+        let s = summarise(&results, &MatchThreshold::fixed(0.55));
         assert_eq!((s.identified, s.misidentified, s.stranger_rejection), (0.25, 0.0, 1.0));
     }
 }

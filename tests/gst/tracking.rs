@@ -101,7 +101,9 @@ fn a_person_leaving_and_another_arriving_in_the_same_place_get_a_new_id() {
     let obama = square_frame("obama.jpg", [190, 0, 600]);
     let biden = square_frame("biden.jpg", [270, 76, 600]);
     let empty = vec![40u8; 480 * 480 * 3];
-    let mut h = gst_check::Harness::new_parse("facedetect ! faceid");
+    // Detection on every frame, so that each face counts from its first frame (with the
+    // default interval 2 a face arriving on an odd frame shows up one frame later).
+    let mut h = gst_check::Harness::new_parse("facedetect interval=1 ! faceid");
     h.set_src_caps(square_caps());
     let mut ids = Vec::new();
     // 5 frames of Obama, 30 empty (he has left; longer than a track is kept), 5 of Biden.

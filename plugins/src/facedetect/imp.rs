@@ -26,6 +26,8 @@ struct Settings {
     config: DetectorConfig,
     tracking: bool,
     interval: u32,
+    /// Score at which a detection continues a track (new faces need the threshold).
+    track_threshold: f32,
 }
 
 impl Default for Settings {
@@ -34,7 +36,10 @@ impl Default for Settings {
             model: "yunet".into(),
             config: DetectorConfig::default(),
             tracking: true,
-            interval: 1,
+            // Every other frame: the tracker carries faces over one frame with little
+            // error, and detection is the largest cost left once identity is per track.
+            interval: 2,
+            track_threshold: 0.5,
         }
     }
 }
@@ -84,6 +89,18 @@ impl ObjectImpl for FaceDetect {
                     .default_value(d.score_threshold as f64)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecDouble::builder("track-threshold")
+                    .nick("Track score threshold")
+                    .blurb(
+                        "Detector confidence at which a face already tracked stays found (through dim \
+                         or blurred stretches); new faces still need threshold. With tracking only; \
+                         at or above threshold: threshold for all",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(Settings::default().track_threshold as f64)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecDouble::builder("nms-threshold")
                     .nick("NMS threshold")
                     .blurb("IoU above which the weaker of two overlapping faces is dropped")
@@ -129,7 +146,7 @@ impl ObjectImpl for FaceDetect {
                          their tracks predict them (needs tracking; 1 = every frame)",
                     )
                     .minimum(1)
-                    .default_value(1)
+                    .default_value(Settings::default().interval)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-face-size")
@@ -166,10 +183,11 @@ impl ObjectImpl for FaceDetect {
                     .unwrap_or_else(|| Settings::default().model)
             }
             "tracking" => s.tracking = value.get::<bool>().unwrap_or(true),
-            "interval" => s.interval = value.get::<u32>().unwrap_or(1).max(1),
+            "interval" => s.interval = value.get::<u32>().unwrap_or(2).max(1),
             "min-face-size" => s.config.min_face_size = value.get::<u32>().unwrap_or(20) as f32,
             "scale-factor" => s.config.scale_factor = value.get::<f64>().unwrap_or(0.709) as f32,
             "threshold" => s.config.score_threshold = value.get::<f64>().unwrap_or(0.8) as f32,
+            "track-threshold" => s.track_threshold = value.get::<f64>().unwrap_or(0.5) as f32,
             "nms-threshold" => s.config.nms_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
             "min-size" => s.config.min_size = value.get::<u32>().unwrap_or(0) as f32,
             "max-faces" => s.config.max_faces = value.get::<u32>().unwrap_or(0) as usize,
@@ -187,6 +205,7 @@ impl ObjectImpl for FaceDetect {
             "min-face-size" => (s.config.min_face_size as u32).to_value(),
             "scale-factor" => (s.config.scale_factor as f64).to_value(),
             "threshold" => (s.config.score_threshold as f64).to_value(),
+            "track-threshold" => (s.track_threshold as f64).to_value(),
             "nms-threshold" => (s.config.nms_threshold as f64).to_value(),
             "min-size" => (s.config.min_size as u32).to_value(),
             "max-faces" => (s.config.max_faces as u32).to_value(),
@@ -263,13 +282,20 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (config, tracking, interval) = {
+        let (mut config, tracking, interval, track_threshold) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.config.clone(), s.tracking, s.interval as u64)
+            (s.config.clone(), s.tracking, s.interval as u64, s.track_threshold)
         };
+        let new_track_score = config.score_threshold;
+        if tracking {
+            // The detector reports the weaker faces too; the tracker keeps those only
+            // where they continue a track.
+            config.score_threshold = config.score_threshold.min(track_threshold);
+        }
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        state.tracker.set_new_track_score(new_track_score);
         let (w, h) = (info.width(), info.height());
         let detect_now = !tracking || state.frame.is_multiple_of(interval);
         state.frame += 1;

@@ -131,7 +131,7 @@ impl ObjectImpl for FaceEmotion {
             }
             "labels" => s.labels = text(),
             "smoothing" => s.smoothing = value.get::<u32>().unwrap_or(15).max(1),
-            "interval" => s.interval = value.get::<u32>().unwrap_or(1).max(1),
+            "interval" => s.interval = value.get::<u32>().unwrap_or(3).max(1),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }

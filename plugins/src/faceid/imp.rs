@@ -9,7 +9,7 @@ use crate::{meta, video};
 use faceengine::backend::{self, BackendKind};
 use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
-use faceengine::gallery::{self, Gallery};
+use faceengine::gallery::{self, Gallery, MatchThreshold};
 use faceengine::identity::{Identities, IdentityConfig};
 use faceengine::track::Appearance;
 use gst::glib;
@@ -28,6 +28,7 @@ static CAT: LazyLock<gst::DebugCategory> =
 struct Settings {
     gallery: Option<PathBuf>,
     threshold: f32,
+    min_threshold: f32,
     model: PathBuf,
     detector_model: PathBuf,
     threads: u32,
@@ -39,6 +40,7 @@ impl Default for Settings {
         Self {
             gallery: None,
             threshold: gallery::DEFAULT_THRESHOLD,
+            min_threshold: gallery::DEFAULT_POOR_THRESHOLD,
             model: faceengine::default_model("sface.onnx"),
             detector_model: faceengine::default_model("yunet.onnx"),
             threads: 0,
@@ -50,7 +52,11 @@ impl Default for Settings {
 impl Settings {
     fn identity_config(&self) -> IdentityConfig {
         IdentityConfig {
-            threshold: self.threshold,
+            threshold: MatchThreshold {
+                clear: self.threshold,
+                // Never above the clear-face threshold, whatever the user set.
+                poor: self.min_threshold.min(self.threshold),
+            },
             reidentify_interval: self.reidentify_interval,
             ..IdentityConfig::default()
         }
@@ -95,10 +101,25 @@ impl ObjectImpl for FaceId {
                     .build(),
                 glib::ParamSpecDouble::builder("threshold")
                     .nick("Match threshold")
-                    .blurb("Minimum cosine similarity to name a face; below it the face is \"unknown\"")
+                    .blurb(
+                        "Cosine similarity a clear face needs to be named; below it the face is \"unknown\" \
+                         (poorer faces need less, down to min-threshold)",
+                    )
                     .minimum(-1.0)
                     .maximum(1.0)
                     .default_value(d.threshold as f64)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecDouble::builder("min-threshold")
+                    .nick("Match threshold for poor faces")
+                    .blurb(
+                        "Cosine similarity the poorest faces need to be named (dim, blurred, tiny: SFace \
+                         embedding magnitude 9 or less); it rises with the magnitude to threshold at 14. \
+                         Equal to threshold: one threshold for all faces",
+                    )
+                    .minimum(-1.0)
+                    .maximum(1.0)
+                    .default_value(d.min_threshold as f64)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("model")
@@ -148,6 +169,9 @@ impl ObjectImpl for FaceId {
         match pspec.name() {
             "gallery" => s.gallery = path(),
             "threshold" => s.threshold = value.get::<f64>().unwrap_or(gallery::DEFAULT_THRESHOLD as f64) as f32,
+            "min-threshold" => {
+                s.min_threshold = value.get::<f64>().unwrap_or(gallery::DEFAULT_POOR_THRESHOLD as f64) as f32
+            }
             "model" => s.model = path().unwrap_or_else(|| Settings::default().model),
             "detector-model" => s.detector_model = path().unwrap_or_else(|| Settings::default().detector_model),
             "threads" => s.threads = value.get::<u32>().unwrap_or(0),
@@ -161,6 +185,7 @@ impl ObjectImpl for FaceId {
         match pspec.name() {
             "gallery" => s.gallery.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value(),
             "threshold" => (s.threshold as f64).to_value(),
+            "min-threshold" => (s.min_threshold as f64).to_value(),
             "model" => s.model.to_string_lossy().to_value(),
             "detector-model" => s.detector_model.to_string_lossy().to_value(),
             "threads" => s.threads.to_value(),
@@ -359,7 +384,7 @@ impl BaseTransformImpl for FaceId {
             let embeddings = if landmarks.is_empty() {
                 Vec::new()
             } else {
-                embedder.embed(view, &landmarks)?
+                embedder.embed_with_magnitude(view, &landmarks)?
             };
             Ok((wanted, embeddings))
         })?;
@@ -369,12 +394,12 @@ impl BaseTransformImpl for FaceId {
             let f = &faces[*i];
             params[*i] = match f.track_id {
                 Some(track) => {
-                    let sims = gallery.similarities(e);
+                    let sims = gallery.similarities(&e.vector);
                     let a = identities.observe(track, frame, f.bbox[2] * f.bbox[3], e, &sims);
                     answer(gallery, a.person, a.similarity)
                 }
                 None => {
-                    let m = gallery.best_match(e, threshold);
+                    let m = gallery.best_match(&e.vector, threshold.at(e.magnitude));
                     answer(gallery, m.person, m.similarity)
                 }
             };
