@@ -21,16 +21,19 @@ pub const DEFAULT_THRESHOLD: f32 = 0.45;
 /// SFace's published one-to-one verification threshold (OpenCV Zoo, LFW).
 pub const VERIFICATION_THRESHOLD: f32 = 0.363;
 
-/// Cosine similarity at which `faceid` names the poorest faces by default: the same as
-/// clear ones, so the quality slide (see [`MatchThreshold`]) is off unless asked for.
-/// It pays on small galleries in poor light (hard classroom video, 12 people: known
-/// people named right 0.71 -> 0.87 with [`SUGGESTED_POOR_THRESHOLD`]), but on LFW's
-/// 277-person gallery, one photo at a time, it names 14% of strangers (rejection
-/// 0.989 -> 0.856): more enrolled images, more chances for a poor face to come close.
-pub const DEFAULT_POOR_THRESHOLD: f32 = DEFAULT_THRESHOLD;
+/// Cosine similarity at which `faceid` names the poorest faces, for a gallery of up to
+/// [`REFERENCE_GALLERY_IMAGES`] images (see [`MatchThreshold::for_gallery`]).
+pub const DEFAULT_POOR_THRESHOLD: f32 = 0.30;
 
-/// The poor-face threshold for small galleries in poor light (README, EVALUATION.md).
-pub const SUGGESTED_POOR_THRESHOLD: f32 = 0.30;
+/// The gallery size `min-threshold` is meant for: the hard classroom video's 12 people
+/// with 2 photos each, on which it was chosen.
+pub const REFERENCE_GALLERY_IMAGES: usize = 24;
+
+/// How much the poor-face threshold rises each time the gallery doubles. A stranger is
+/// compared with every enrolled image, so the chance that one comes close grows with
+/// the gallery; on LFW (`face-eval gallery`, fixed thresholds 0.363 -> 0.45) each 0.02
+/// more halved the strangers given a name.
+pub const POOR_THRESHOLD_PER_DOUBLING: f32 = 0.02;
 
 /// The similarity a face needs to be named, by face quality.
 ///
@@ -68,6 +71,18 @@ impl MatchThreshold {
         Self {
             clear: threshold,
             poor: threshold,
+        }
+    }
+
+    /// The thresholds for a gallery of `images` enrolled images: the poor-face one rises
+    /// by [`POOR_THRESHOLD_PER_DOUBLING`] per doubling beyond
+    /// [`REFERENCE_GALLERY_IMAGES`], never above the clear-face one, so that strangers
+    /// are named about as rarely in a big gallery as in a small one.
+    pub fn for_gallery(&self, images: usize) -> Self {
+        let doublings = (images as f32 / REFERENCE_GALLERY_IMAGES as f32).log2().max(0.0);
+        Self {
+            clear: self.clear,
+            poor: (self.poor + POOR_THRESHOLD_PER_DOUBLING * doublings).min(self.clear),
         }
     }
 
@@ -131,6 +146,11 @@ impl Gallery {
 
     pub fn len(&self) -> usize {
         self.people.len()
+    }
+
+    /// Enrolled images (embeddings) over all people.
+    pub fn image_count(&self) -> usize {
+        self.people.iter().map(|p| p.embeddings.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -349,6 +369,10 @@ mod tests {
         assert_eq!(t.at(CLEAR_MAGNITUDE), 0.45);
         assert_eq!(t.at(20.0), 0.45);
         assert_eq!(MatchThreshold::fixed(0.4).at(7.0), 0.4);
+        // Small galleries keep min-threshold; 4 times the images, +2 doublings.
+        assert_eq!(t.for_gallery(10), t);
+        assert!((t.for_gallery(4 * REFERENCE_GALLERY_IMAGES).poor - 0.34).abs() < 1e-6);
+        assert_eq!(t.for_gallery(1_000_000).poor, 0.45);
     }
 
     #[test]

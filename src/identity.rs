@@ -14,7 +14,15 @@
 //! tracker could not see the cut). Two guards: a face whose thumbnail changes at once is
 //! checked on that frame, and an embedding far from the track's previous one (cosine
 //! under `same_person`) starts the evidence afresh.
+//!
+//! The opposite happens too: the tracker starts a new track where the picture of the
+//! same person changed at once (a turn of the head into the light, a cut between two
+//! cameras on one speaker). A new track that appears where a track ended on the frame
+//! before, with an embedding close to that track's last one (cosine at least
+//! `same_person`, the same test as above), takes over its evidence instead of starting
+//! from nothing, so the name does not drop to unknown and come back.
 
+use crate::detect::iou;
 use crate::embed::{Embedding, cosine};
 use crate::gallery::MatchThreshold;
 use crate::track::Appearance;
@@ -78,6 +86,8 @@ struct TrackState {
     last_check: u64,
     checked_area: f32,
     last_seen: u64,
+    /// Where the face was when last seen, to find the track a new one continues.
+    bbox: [f32; 4],
     last_embedding: Vec<f32>,
     look: Option<Appearance>,
     /// Set when the look changed since the last check.
@@ -133,23 +143,44 @@ impl Identities {
         }
     }
 
-    /// Notes that `track` is in view on `frame` (checked or not).
-    pub fn seen(&mut self, track: u64, frame: u64) {
+    /// Notes that `track` is in view on `frame` at `bbox` (checked or not).
+    pub fn seen(&mut self, track: u64, frame: u64, bbox: [f32; 4]) {
         if let Some(t) = self.tracks.get_mut(&track) {
             t.last_seen = frame;
+            t.bbox = bbox;
         }
     }
 
-    /// Adds one check: the face's embedding and its similarity to each enrolled person,
-    /// in gallery order.
+    /// The track that a new track appearing at `bbox` on `frame` with this embedding
+    /// continues, if any: one last seen on the frame before in about the same place (no
+    /// longer in view) whose last embedding is the same person's.
+    fn predecessor(&self, frame: u64, bbox: &[f32; 4], embedding: &[f32]) -> Option<u64> {
+        self.tracks
+            .iter()
+            .filter(|(_, t)| t.last_seen + 1 == frame && t.checks > 0)
+            .map(|(id, t)| (*id, iou(&t.bbox, bbox), t))
+            .filter(|(_, overlap, t)| *overlap >= 0.5 && cosine(&t.last_embedding, embedding) >= self.cfg.same_person)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _, _)| id)
+    }
+
+    /// Adds one check: the face (at `bbox`), its embedding and its similarity to each
+    /// enrolled person, in gallery order.
     pub fn observe(
         &mut self,
         track: u64,
         frame: u64,
-        area: f32,
+        bbox: [f32; 4],
         embedding: &Embedding,
         similarities: &[f32],
     ) -> Answer {
+        let area = bbox[2] * bbox[3];
+        if !self.tracks.contains_key(&track)
+            && let Some(old) = self.predecessor(frame, &bbox, &embedding.vector)
+            && let Some(state) = self.tracks.remove(&old)
+        {
+            self.tracks.insert(track, state);
+        }
         let cfg = &self.cfg;
         let t = self.tracks.entry(track).or_insert_with(|| TrackState {
             evidence: similarities.to_vec(),
@@ -159,6 +190,7 @@ impl Identities {
             last_check: frame,
             checked_area: area,
             last_seen: frame,
+            bbox,
             last_embedding: embedding.vector.clone(),
             look: None,
             look_changed: false,
@@ -184,6 +216,7 @@ impl Identities {
         t.checks += 1;
         t.last_check = frame;
         t.last_seen = frame;
+        t.bbox = bbox;
         t.checked_area = area;
         let best = t
             .evidence
@@ -236,12 +269,25 @@ impl Identities {
 mod tests {
     use super::*;
 
+    /// A 10x10 face box (area 100).
+    const BOX: [f32; 4] = [0.0, 0.0, 10.0, 10.0];
+
     /// A clear face's embedding (magnitude at which the full threshold applies).
     fn clear(v: &[f32]) -> Embedding {
         Embedding {
             vector: v.to_vec(),
             magnitude: crate::gallery::CLEAR_MAGNITUDE,
         }
+    }
+
+    /// A tracker whose `track` was checked on frames 0..checks with a clear face [1, 0]
+    /// and these similarities.
+    fn settled(track: u64, checks: u64, sims: &[f32]) -> Identities {
+        let mut id = ids();
+        for f in 0..checks {
+            id.observe(track, f, BOX, &clear(&[1.0, 0.0]), sims);
+        }
+        id
     }
 
     fn ids() -> Identities {
@@ -257,7 +303,7 @@ mod tests {
         let mut id = ids();
         assert!(id.needs_check(7, 0, 100.0));
         for f in 0..3 {
-            id.observe(7, f, 100.0, &e0, &[0.6, 0.1]);
+            id.observe(7, f, BOX, &e0, &[0.6, 0.1]);
         }
         assert!(!id.needs_check(7, 3, 100.0));
         assert!(!id.needs_check(7, 11, 100.0));
@@ -271,13 +317,13 @@ mod tests {
         let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         for f in 0..3 {
-            assert_eq!(id.observe(1, f, 100.0, &e0, &[0.6, 0.2]).person, Some(0));
+            assert_eq!(id.observe(1, f, BOX, &e0, &[0.6, 0.2]).person, Some(0));
         }
         // One frame that looks like person 1 (blur, a hand): the name stays.
-        let a = id.observe(1, 3, 100.0, &e0, &[0.3, 0.5]);
+        let a = id.observe(1, 3, BOX, &e0, &[0.3, 0.5]);
         assert_eq!(a.person, Some(0));
         // And one frame under the threshold does not make it unknown either.
-        let a = id.observe(1, 4, 100.0, &e0, &[0.35, 0.2]);
+        let a = id.observe(1, 4, BOX, &e0, &[0.35, 0.2]);
         assert_eq!(a.person, Some(0));
         assert!(a.similarity > 0.45, "{a:?}");
     }
@@ -289,7 +335,7 @@ mod tests {
         // Mostly 0.35 to person 0, now and then 0.47 (over the threshold on its own).
         let sims = [0.35, 0.47, 0.35, 0.35, 0.47, 0.35, 0.35];
         for (f, s) in sims.iter().enumerate() {
-            let a = id.observe(2, f as u64, 100.0, &e0, &[*s, 0.1]);
+            let a = id.observe(2, f as u64, BOX, &e0, &[*s, 0.1]);
             assert_eq!(a.person, None, "frame {f}: {a:?}");
         }
     }
@@ -297,14 +343,11 @@ mod tests {
     #[test]
     fn a_sustained_change_does_change_the_name() {
         let e0 = clear(&[1.0, 0.0]);
-        let mut id = ids();
-        for f in 0..3 {
-            id.observe(3, f, 100.0, &e0, &[0.6, 0.2]);
-        }
+        let mut id = settled(3, 3, &[0.6, 0.2]);
         let mut f = 3;
         let mut last = None;
         while f < 20 {
-            last = id.observe(3, f, 100.0, &e0, &[0.2, 0.7]).person;
+            last = id.observe(3, f, BOX, &e0, &[0.2, 0.7]).person;
             f += 1;
         }
         assert_eq!(last, Some(1));
@@ -315,11 +358,11 @@ mod tests {
         let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
         for f in 0..5 {
-            id.observe(5, f, 100.0, &e0, &[0.7, 0.1]);
+            id.observe(5, f, BOX, &e0, &[0.7, 0.1]);
         }
         // A very different embedding: the evidence for person 0 is dropped at once and
         // the new face is named from its own check.
-        let a = id.observe(5, 5, 100.0, &clear(&[0.0, 1.0]), &[0.1, 0.6]);
+        let a = id.observe(5, 5, BOX, &clear(&[0.0, 1.0]), &[0.1, 0.6]);
         assert_eq!(a.person, Some(1), "{a:?}");
         // A thumbnail that changes at once asks for a check on this very frame.
         // A left-to-right ramp, then the mirror image.
@@ -332,7 +375,7 @@ mod tests {
         };
         let mut other = ids();
         for f in 0..3 {
-            other.observe(6, f, 100.0, &e0, &[0.7]);
+            other.observe(6, f, BOX, &e0, &[0.7]);
             other.look(6, look(true));
         }
         assert!(!other.needs_check(6, 3, 100.0));
@@ -349,19 +392,39 @@ mod tests {
         };
         let (mut a, mut b) = (ids(), ids());
         for f in 0..5 {
-            a.observe(1, f, 100.0, &e0, &[0.36, 0.1]);
-            b.observe(1, f, 100.0, &poor, &[0.36, 0.1]);
+            a.observe(1, f, BOX, &e0, &[0.36, 0.1]);
+            b.observe(1, f, BOX, &poor, &[0.36, 0.1]);
         }
         assert_eq!(a.answer(1).map(|x| x.person), Some(None));
         assert_eq!(b.answer(1).map(|x| x.person), Some(Some(0)));
     }
 
     #[test]
+    fn a_new_track_where_the_same_person_just_was_keeps_the_name() {
+        let e0 = clear(&[1.0, 0.0]);
+        let mut id = settled(1, 5, &[0.6, 0.1]);
+        // The tracker cuts to track 2 in the same place on frame 5: a worse picture of
+        // the same person (on its own under the threshold) keeps the name.
+        let a = id.observe(2, 5, BOX, &clear(&crate::embed::normalise(&[0.98, 0.2])), &[0.4, 0.1]);
+        assert_eq!(a.person, Some(0), "{a:?}");
+        assert!(id.answer(1).is_none(), "the old track was handed over");
+        // Someone else (a far embedding) in the same place starts from nothing ...
+        let b = id.observe(3, 6, BOX, &clear(&[0.0, 1.0]), &[0.4, 0.1]);
+        assert_eq!(b.person, None, "{b:?}");
+        // ... and so does the same face somewhere else, or after a gap.
+        let mut id = ids();
+        id.observe(1, 0, BOX, &e0, &[0.6, 0.1]);
+        let elsewhere = [50.0, 0.0, 10.0, 10.0];
+        assert_eq!(id.observe(2, 1, elsewhere, &e0, &[0.4, 0.1]).person, None);
+        assert_eq!(id.observe(3, 9, BOX, &e0, &[0.4, 0.1]).person, None);
+    }
+
+    #[test]
     fn forgotten_tracks_start_over() {
         let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
-        id.observe(4, 0, 100.0, &e0, &[0.6]);
-        id.seen(4, 10);
+        id.observe(4, 0, BOX, &e0, &[0.6]);
+        id.seen(4, 10, BOX);
         id.forget_old(300);
         assert!(id.answer(4).is_some());
         id.forget_old(311);

@@ -297,7 +297,8 @@ fn gallery(args: &Args) -> Result<()> {
         .opts
         .get("min-threshold")
         .map_or(Ok(DEFAULT_POOR_THRESHOLD), |v| v.parse())?;
-    // As faceid does it: never above the clear-face threshold.
+    // As faceid does it: never above the clear-face threshold, and raised with the
+    // gallery's size (below, once it is enrolled).
     let threshold = MatchThreshold {
         clear,
         poor: poor.min(clear),
@@ -355,6 +356,7 @@ fn gallery(args: &Args) -> Result<()> {
         g.people[k].images.push(people[p].1[i].display().to_string());
         g.people[k].embeddings.push(e.vector);
     }
+    let threshold = threshold.for_gallery(g.image_count());
     let answers = par_map(&split.probes, "probes", |&(p, i, _)| embed(&people[p].1[i], &probe_cfg))?;
     let results: Vec<ProbeResult> = split
         .probes

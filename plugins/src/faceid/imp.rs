@@ -50,13 +50,16 @@ impl Default for Settings {
 }
 
 impl Settings {
-    fn identity_config(&self) -> IdentityConfig {
+    /// The identity settings for a gallery of `gallery_images` enrolled images (the
+    /// poor-face threshold rises with the gallery, see `MatchThreshold::for_gallery`).
+    fn identity_config(&self, gallery_images: usize) -> IdentityConfig {
         IdentityConfig {
             threshold: MatchThreshold {
                 clear: self.threshold,
                 // Never above the clear-face threshold, whatever the user set.
                 poor: self.min_threshold.min(self.threshold),
-            },
+            }
+            .for_gallery(gallery_images),
             reidentify_interval: self.reidentify_interval,
             ..IdentityConfig::default()
         }
@@ -114,7 +117,8 @@ impl ObjectImpl for FaceId {
                     .nick("Match threshold for poor faces")
                     .blurb(
                         "Cosine similarity the poorest faces need to be named (dim, blurred, tiny: SFace \
-                         embedding magnitude 9 or less); it rises with the magnitude to threshold at 14. \
+                         embedding magnitude 9 or less) in a gallery of up to 24 images; it rises with the \
+                         magnitude to threshold at 14, and by 0.02 per doubling of a bigger gallery. \
                          Equal to threshold: one threshold for all faces",
                     )
                     .minimum(-1.0)
@@ -295,14 +299,25 @@ impl BaseTransformImpl for FaceId {
                         ]
                     );
                 }
-                gst::info!(CAT, imp = self, "gallery {}: {} people", path.display(), gallery.len());
+                let t = s.identity_config(gallery.image_count()).threshold;
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "gallery {}: {} people, {} images; faces named at similarity {} (clear) down to {} (poorest)",
+                    path.display(),
+                    gallery.len(),
+                    gallery.image_count(),
+                    t.clear,
+                    t.poor
+                );
                 gallery
             }
         };
+        let identities = Identities::new(s.identity_config(gallery.image_count()));
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             embedder,
             gallery,
-            identities: Identities::new(s.identity_config()),
+            identities,
             frame: 0,
             info: None,
             analysis: video::Analysis::default(),
@@ -326,16 +341,13 @@ impl BaseTransformImpl for FaceId {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let cfg = self
-            .settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .identity_config();
-        // Untracked faces are named per frame at the same threshold as tracks.
-        let threshold = cfg.threshold;
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let cfg = settings.identity_config(state.gallery.image_count());
+        // Untracked faces are named per frame at the same threshold as tracks.
+        let threshold = cfg.threshold;
         state.identities.set_config(cfg);
         let frame = state.frame;
         state.frame += 1;
@@ -371,7 +383,7 @@ impl BaseTransformImpl for FaceId {
                     continue;
                 }
                 if let Some(track) = f.track_id {
-                    identities.seen(track, frame);
+                    identities.seen(track, frame, f.bbox);
                     identities.look(track, Appearance::of(view, &f.bbox));
                     let due = identities.needs_check(track, frame, f.bbox[2] * f.bbox[3]);
                     if !due && identities.answer(track).is_some() {
@@ -395,7 +407,7 @@ impl BaseTransformImpl for FaceId {
             params[*i] = match f.track_id {
                 Some(track) => {
                     let sims = gallery.similarities(&e.vector);
-                    let a = identities.observe(track, frame, f.bbox[2] * f.bbox[3], e, &sims);
+                    let a = identities.observe(track, frame, f.bbox, e, &sims);
                     answer(gallery, a.person, a.similarity)
                 }
                 None => {
