@@ -127,6 +127,22 @@ fn faceid_names_obama_and_not_biden() {
 }
 
 #[test]
+fn faceid_without_a_gallery_calls_every_face_unknown() {
+    init();
+    let desc = format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect ! faceid ! appsink name=sink",
+        asset("photos/sample5.jpg").display()
+    );
+    let samples = run_to_eos(&desc).expect("runs");
+    let (w, h) = video_size(samples[0].caps().expect("caps"));
+    let faces = meta::faces(samples[0].buffer().expect("buffer"), w, h);
+    assert_eq!(faces.len(), 5, "sample5 has five faces");
+    for f in faces {
+        assert_eq!(f.identity, Some(("unknown".to_string(), -1, 0.0)), "{f:?}");
+    }
+}
+
+#[test]
 fn faceemotion_labels_subset_is_honoured() {
     init();
     let desc = format!(

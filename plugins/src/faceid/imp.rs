@@ -365,6 +365,16 @@ impl BaseTransformImpl for FaceId {
             };
             Some(meta::identity_params(label, id, similarity, "sface"))
         };
+        if state.gallery.is_empty() {
+            // Nobody to compare with: every face is unknown whatever its embedding, so
+            // SFace is not run at all (as before, faces without landmarks get nothing).
+            let params = faces
+                .iter()
+                .map(|f| f.landmarks.and(answer(&state.gallery, None, 0.0)))
+                .collect();
+            meta::add_params(buf, params);
+            return Ok(gst::FlowSuccess::Ok);
+        }
         let element = self.obj();
         let State {
             embedder,
