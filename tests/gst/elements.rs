@@ -126,16 +126,21 @@ fn faceid_names_obama_and_not_biden() {
     }
 }
 
-#[test]
-fn faceid_without_a_gallery_calls_every_face_unknown() {
-    init();
+/// The faces on the first frame out of `chain` fed with one of the test photos.
+fn faces_through(photo: &str, chain: &str) -> Vec<meta::FaceInfo> {
     let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect ! faceid ! appsink name=sink",
-        asset("photos/sample5.jpg").display()
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! {chain} ! appsink name=sink",
+        asset(&format!("photos/{photo}")).display()
     );
     let samples = run_to_eos(&desc).expect("runs");
     let (w, h) = video_size(samples[0].caps().expect("caps"));
-    let faces = meta::faces(samples[0].buffer().expect("buffer"), w, h);
+    meta::faces(samples[0].buffer().expect("buffer"), w, h)
+}
+
+#[test]
+fn faceid_without_a_gallery_calls_every_face_unknown() {
+    init();
+    let faces = faces_through("sample5.jpg", "facedetect ! faceid");
     assert_eq!(faces.len(), 5, "sample5 has five faces");
     for f in faces {
         assert_eq!(f.identity, Some(("unknown".to_string(), -1, 0.0)), "{f:?}");
@@ -145,13 +150,10 @@ fn faceid_without_a_gallery_calls_every_face_unknown() {
 #[test]
 fn faceemotion_labels_subset_is_honoured() {
     init();
-    let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect ! faceemotion labels=angry,happy,neutral,sad,surprise ! appsink name=sink",
-        asset("photos/sample2.jpg").display()
+    let faces = faces_through(
+        "sample2.jpg",
+        "facedetect ! faceemotion labels=angry,happy,neutral,sad,surprise",
     );
-    let samples = run_to_eos(&desc).expect("runs");
-    let (w, h) = video_size(samples[0].caps().expect("caps"));
-    let faces = meta::faces(samples[0].buffer().expect("buffer"), w, h);
     assert!(!faces.is_empty());
     for f in faces {
         let e = f.emotion.expect("emotion");
