@@ -63,7 +63,7 @@ impl Embedder {
         // spread over threads instead: the plan is shared, each run has its own state.
         let one = |lm: &[[f32; 2]; 5]| -> Result<Embedding> {
             let input = Tensor::new(vec![1, 3, ALIGNED_SIZE, ALIGNED_SIZE], aligned_rgb(frame, lm))?;
-            self.embed_aligned_with_magnitude(input)?
+            self.embed_aligned(input)?
                 .pop()
                 .ok_or_else(|| anyhow::anyhow!("SFace returned no embedding"))
         };
@@ -88,17 +88,8 @@ impl Embedder {
         })
     }
 
-    /// Unit-length embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.
-    pub fn embed_aligned(&self, batch: Tensor) -> Result<Vec<Vec<f32>>> {
-        Ok(self
-            .embed_aligned_with_magnitude(batch)?
-            .into_iter()
-            .map(|e| e.vector)
-            .collect())
-    }
-
-    /// [`Embedder::embed_aligned`] with the magnitudes.
-    pub fn embed_aligned_with_magnitude(&self, batch: Tensor) -> Result<Vec<Embedding>> {
+    /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.
+    pub fn embed_aligned(&self, batch: Tensor) -> Result<Vec<Embedding>> {
         let n = batch.batch();
         let out = self.model.run(&[batch])?;
         let emb = out

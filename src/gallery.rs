@@ -66,6 +66,15 @@ impl Default for MatchThreshold {
 }
 
 impl MatchThreshold {
+    /// `clear` for clear faces down to `poor` for the poorest; a `poor` above `clear`
+    /// is taken as `clear` (the slide only ever lowers the threshold).
+    pub fn new(clear: f32, poor: f32) -> Self {
+        Self {
+            clear,
+            poor: poor.min(clear),
+        }
+    }
+
     /// One threshold whatever the quality.
     pub fn fixed(threshold: f32) -> Self {
         Self {
@@ -369,6 +378,8 @@ mod tests {
         assert_eq!(t.at(CLEAR_MAGNITUDE), 0.45);
         assert_eq!(t.at(20.0), 0.45);
         assert_eq!(MatchThreshold::fixed(0.4).at(7.0), 0.4);
+        // A poor-face threshold above the clear one is the clear one.
+        assert_eq!(MatchThreshold::new(0.4, 0.5), MatchThreshold::fixed(0.4));
         // Small galleries keep min-threshold; 4 times the images, +2 doublings.
         assert_eq!(t.for_gallery(10), t);
         assert!((t.for_gallery(4 * REFERENCE_GALLERY_IMAGES).poor - 0.34).abs() < 1e-6);

@@ -297,12 +297,8 @@ fn gallery(args: &Args) -> Result<()> {
         .opts
         .get("min-threshold")
         .map_or(Ok(DEFAULT_POOR_THRESHOLD), |v| v.parse())?;
-    // As faceid does it: never above the clear-face threshold, and raised with the
-    // gallery's size (below, once it is enrolled).
-    let threshold = MatchThreshold {
-        clear,
-        poor: poor.min(clear),
-    };
+    // As faceid does it; raised with the gallery's size below, once it is enrolled.
+    let threshold = MatchThreshold::new(clear, poor);
     if enrol == 0 {
         bail!("--enrol must be at least 1");
     }

@@ -54,12 +54,7 @@ impl Settings {
     /// poor-face threshold rises with the gallery, see `MatchThreshold::for_gallery`).
     fn identity_config(&self, gallery_images: usize) -> IdentityConfig {
         IdentityConfig {
-            threshold: MatchThreshold {
-                clear: self.threshold,
-                // Never above the clear-face threshold, whatever the user set.
-                poor: self.min_threshold.min(self.threshold),
-            }
-            .for_gallery(gallery_images),
+            threshold: MatchThreshold::new(self.threshold, self.min_threshold).for_gallery(gallery_images),
             reidentify_interval: self.reidentify_interval,
             ..IdentityConfig::default()
         }
@@ -299,21 +294,26 @@ impl BaseTransformImpl for FaceId {
                         ]
                     );
                 }
-                let t = s.identity_config(gallery.image_count()).threshold;
                 gst::info!(
                     CAT,
                     imp = self,
-                    "gallery {}: {} people, {} images; faces named at similarity {} (clear) down to {} (poorest)",
+                    "gallery {}: {} people, {} images",
                     path.display(),
                     gallery.len(),
-                    gallery.image_count(),
-                    t.clear,
-                    t.poor
+                    gallery.image_count()
                 );
                 gallery
             }
         };
-        let identities = Identities::new(s.identity_config(gallery.image_count()));
+        let cfg = s.identity_config(gallery.image_count());
+        gst::info!(
+            CAT,
+            imp = self,
+            "faces named at similarity {} (clear) down to {} (poorest)",
+            cfg.threshold.clear,
+            cfg.threshold.poor
+        );
+        let identities = Identities::new(cfg);
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             embedder,
             gallery,
@@ -341,11 +341,13 @@ impl BaseTransformImpl for FaceId {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Settings, then state: no code path holds the state while taking the settings.
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let cfg = settings.identity_config(state.gallery.image_count());
+        drop(settings);
         // Untracked faces are named per frame at the same threshold as tracks.
         let threshold = cfg.threshold;
         state.identities.set_config(cfg);
