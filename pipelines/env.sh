@@ -11,3 +11,10 @@ if [[ "$inspect" != *gst-plugin-face* ]]; then
         exit 1
     fi
 fi
+# ONNX Runtime fetched into the checkout (scripts/fetch-onnxruntime.sh): the elements'
+# backend=auto uses it when ORT_DYLIB_PATH does not name another.
+if [ -z "${ORT_DYLIB_PATH:-}" ]; then
+    for lib in "$root"/assets/onnxruntime/libonnxruntime.so.*; do
+        [ -f "$lib" ] && export ORT_DYLIB_PATH="$lib"
+    done
+fi

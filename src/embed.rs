@@ -57,7 +57,16 @@ impl Embedder {
         if landmarks.is_empty() {
             return Ok(Vec::new());
         }
-        // One face per call: tract's convolutions run this net faster at batch 1 than
+        if self.model.prefers_batches() {
+            // ONNX Runtime and TensorRT: the whole frame's faces in one call.
+            let mut data = Vec::with_capacity(landmarks.len() * 3 * ALIGNED_SIZE * ALIGNED_SIZE);
+            for lm in landmarks {
+                data.extend(aligned_rgb(frame, lm));
+            }
+            let batch = Tensor::new(vec![landmarks.len(), 3, ALIGNED_SIZE, ALIGNED_SIZE], data)?;
+            return self.embed_aligned(batch);
+        }
+        // tract: one face per call. Its convolutions run this net faster at batch 1 than
         // batched (measured 55 ms/face alone vs 78 ms/face in a batch of 3), and a
         // batch-1 plan is compiled once instead of once per face count. Faces are
         // spread over threads instead: the plan is shared, each run has its own state.

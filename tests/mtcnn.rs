@@ -3,7 +3,7 @@
 
 mod common;
 
-use faceengine::backend::BackendKind;
+use faceengine::backend::BackendOptions;
 use faceengine::detect::{Detector, DetectorConfig};
 use faceengine::frame::FrameView;
 
@@ -55,7 +55,9 @@ const MARGINAL: f32 = 0.95;
 fn mtcnn_finds_the_faces_facenet_pytorch_finds_within_two_pixels() {
     let text = std::fs::read_to_string(common::root().join("tests/data/mtcnn-reference.json")).expect("reference");
     let reference: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    let det = Detector::load("mtcnn", BackendKind::Tract).expect("bundled MTCNN loads");
+    let det = Detector::load("mtcnn", &BackendOptions::default())
+        .expect("bundled MTCNN loads")
+        .0;
     assert_eq!(det.name(), "mtcnn");
     let cfg = facenet_settings();
     let mut compared = 0;
@@ -132,7 +134,9 @@ fn mtcnn_in_a_working_size_keeps_the_confident_faces() {
     let text = std::fs::read_to_string(common::root().join("tests/data/mtcnn-reference.json")).expect("reference");
     let reference: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     let expected: std::collections::HashMap<String, Vec<[f32; 4]>> = common::expected_faces().into_iter().collect();
-    let det = Detector::load("mtcnn", BackendKind::Tract).expect("bundled MTCNN loads");
+    let det = Detector::load("mtcnn", &BackendOptions::default())
+        .expect("bundled MTCNN loads")
+        .0;
     let cfg = DetectorConfig {
         working_size: 640,
         ..facenet_settings()

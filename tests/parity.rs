@@ -1,9 +1,12 @@
-//! The bundled ONNX files, run through tract, reproduce the original framework's
-//! outputs recorded by models/convert (models/fixtures/*.json).
+//! The bundled ONNX files, run through tract and through ONNX Runtime, reproduce the
+//! original framework's outputs recorded by models/convert (models/fixtures/*.json).
+//!
+//! The ONNX Runtime checks run when `ORT_DYLIB_PATH` is set (the README's test command
+//! sets it); set and unusable is a failure, not a skip.
 
 mod common;
 
-use faceengine::backend::{self, BackendKind};
+use faceengine::backend::{self, BackendKind, BackendOptions};
 use faceengine::tensor::Tensor;
 use std::path::Path;
 
@@ -29,12 +32,20 @@ fn tensor(dir: &Path, spec: &serde_json::Value) -> (String, Tensor) {
     )
 }
 
-fn check_fixture(name: &str) {
+/// Whether the ONNX Runtime checks should run here.
+fn onnxruntime_wanted() -> bool {
+    let wanted = std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty());
+    if !wanted {
+        eprintln!("ORT_DYLIB_PATH is not set: ONNX Runtime parity not checked in this run");
+    }
+    wanted
+}
+
+fn check_fixture(name: &str, kind: BackendKind) {
     let dir = common::root().join("models/fixtures");
     let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).expect("fixture json");
     let fx: serde_json::Value = serde_json::from_str(&text).expect("valid fixture");
-    let model =
-        backend::load(&common::model(fx["model"].as_str().expect("model")), BackendKind::Tract).expect("model loads");
+    let model = backend::load(&common::model(fx["model"].as_str().expect("model")), kind).expect("model loads");
     let inputs: Vec<Tensor> = fx["inputs"]
         .as_array()
         .expect("inputs")
@@ -57,30 +68,75 @@ fn check_fixture(name: &str) {
             );
             worst = worst.max(err);
         }
-        eprintln!("{name}/{oname}: max abs error {worst:e}");
+        eprintln!("{kind} {name}/{oname}: max abs error {worst:e}");
     }
 }
 
 #[test]
 fn yunet_matches_the_original() {
-    check_fixture("yunet");
+    check_fixture("yunet", BackendKind::Tract);
 }
 
 #[test]
 fn sface_matches_the_original() {
-    check_fixture("sface");
+    check_fixture("sface", BackendKind::Tract);
 }
 
 #[test]
 fn emotion_matches_the_original() {
-    check_fixture("emotion-minixception");
+    check_fixture("emotion-minixception", BackendKind::Tract);
 }
 
 #[test]
 fn mtcnn_nets_match_the_original() {
     for net in ["mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"] {
-        check_fixture(net);
+        check_fixture(net, BackendKind::Tract);
     }
+}
+
+#[test]
+fn onnxruntime_matches_the_original_on_every_model() {
+    if !onnxruntime_wanted() {
+        return;
+    }
+    for name in [
+        "yunet",
+        "sface",
+        "emotion-minixception",
+        "mtcnn-pnet",
+        "mtcnn-rnet",
+        "mtcnn-onet",
+    ] {
+        check_fixture(name, BackendKind::OnnxRuntime);
+    }
+}
+
+#[test]
+fn auto_picks_onnxruntime_when_its_library_is_set_and_says_why() {
+    let loaded = backend::load_with(&common::model("sface.onnx"), &BackendOptions::default()).expect("auto loads");
+    eprintln!("auto chose {}: {}", loaded.kind, loaded.reason);
+    assert!(loaded.reason.starts_with("auto"), "{}", loaded.reason);
+    // This build has no TensorRT (or no GPU here), so auto says why it was skipped.
+    assert!(loaded.reason.contains("tensorrt skipped"), "{}", loaded.reason);
+    if onnxruntime_wanted() {
+        assert_eq!(loaded.kind, BackendKind::OnnxRuntime, "{}", loaded.reason);
+        assert_eq!(loaded.model.name(), "onnxruntime");
+    }
+}
+
+#[test]
+fn a_missing_onnxruntime_library_is_a_clear_error() {
+    // Only meaningful before anything loaded ONNX Runtime in this process: the library
+    // is loaded once. Tests run in threads of one process, so accept either message.
+    let opts = BackendOptions {
+        onnxruntime_library: Some("/nonexistent/libonnxruntime.so".into()),
+        ..BackendOptions::only(BackendKind::OnnxRuntime)
+    };
+    let err = match backend::load_with(&common::model("sface.onnx"), &opts) {
+        Ok(_) => panic!("a missing ONNX Runtime library must not load"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("/nonexistent/libonnxruntime.so"), "{err}");
 }
 
 #[test]

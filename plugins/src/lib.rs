@@ -7,6 +7,7 @@
 
 use gst::glib;
 
+mod backend_props;
 mod faceannotate;
 mod facedetect;
 mod faceemotion;

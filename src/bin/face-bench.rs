@@ -1,6 +1,6 @@
 //! face-bench: per-stage cost of the engine on real frames, in this build and backend.
 //!
-//!   face-bench [--iterations N] IMAGE...
+//!   face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] IMAGE...
 //!
 //! For each image (a still from a video), times YuNet detection with the default working
 //! size and at full size, MTCNN with the element's defaults (working size 640, minimum
@@ -9,7 +9,7 @@
 //! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
 
 use anyhow::{Context, Result, bail};
-use faceengine::backend::{self, BackendKind};
+use faceengine::backend::{self, BackendChoice, BackendOptions};
 use faceengine::detect::{Detector, DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{EmotionClassifier, parse_labels};
@@ -28,36 +28,31 @@ fn time_ms<T>(iterations: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f6
 
 fn main() -> Result<()> {
     let mut iterations = 20usize;
+    let mut options = BackendOptions::default();
     let mut images = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--iterations" => iterations = args.next().context("--iterations needs a value")?.parse()?,
+            "--backend" => options.choice = BackendChoice::parse(&args.next().context("--backend needs a value")?)?,
             "-h" | "--help" => {
-                println!("usage: face-bench [--iterations N] IMAGE...");
+                println!("usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] IMAGE...");
                 return Ok(());
             }
             _ => images.push(a),
         }
     }
     if images.is_empty() {
-        bail!("usage: face-bench [--iterations N] IMAGE...");
+        bail!("usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] IMAGE...");
     }
-    let det = YuNet::new(backend::load(
-        &faceengine::default_model("yunet.onnx"),
-        BackendKind::Tract,
-    )?)?;
-    let mtcnn = Detector::load("mtcnn", BackendKind::Tract)?;
-    let emb = Embedder::new(backend::load(
-        &faceengine::default_model("sface.onnx"),
-        BackendKind::Tract,
-    )?);
-    let emo = EmotionClassifier::new(backend::load(
-        &faceengine::default_model("emotion-minixception.onnx"),
-        BackendKind::Tract,
-    )?);
+    let load = |file: &str| backend::load_with(&faceengine::default_model(file), &options);
+    let yunet = load("yunet.onnx")?;
+    let det = YuNet::new(yunet.model)?;
+    let (mtcnn, _) = Detector::load("mtcnn", &options)?;
+    let emb = Embedder::new(load("sface.onnx")?.model);
+    let emo = EmotionClassifier::new(load("emotion-minixception.onnx")?.model);
     let all = parse_labels("")?;
-    println!("backend=tract iterations={iterations}");
+    println!("backend={} iterations={iterations} ({})", yunet.kind, yunet.reason);
     println!(
         "{:<28} {:>10} {:>6} {:>12} {:>12} {:>10} {:>14} {:>14}",
         "image", "size", "faces", "detect ms", "detect@full", "mtcnn ms", "sface ms/face", "emotion ms/face"

@@ -2,7 +2,7 @@
 //! so `faceid gallery=FILE` starts instantly and the same embeddings are used everywhere.
 
 use anyhow::{Context, Result, bail};
-use faceengine::backend::{self, BackendKind};
+use faceengine::backend::{self, BackendOptions};
 use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
 use faceengine::gallery::Gallery;
@@ -57,8 +57,16 @@ fn parse_args() -> Result<Args> {
 
 fn run() -> Result<bool> {
     let args = parse_args()?;
-    let detector = YuNet::new(backend::load(&args.detector, BackendKind::Tract).context("detector model")?)?;
-    let embedder = Embedder::new(backend::load(&args.model, BackendKind::Tract).context("identity model")?);
+    let detector = YuNet::new(
+        backend::load_with(&args.detector, &BackendOptions::default())
+            .map(|l| l.model)
+            .context("detector model")?,
+    )?;
+    let embedder = Embedder::new(
+        backend::load_with(&args.model, &BackendOptions::default())
+            .map(|l| l.model)
+            .context("identity model")?,
+    );
     let (gallery, skipped) = Gallery::build_from_dir(&args.people, &detector, &embedder)?;
     for s in &skipped {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);

@@ -6,9 +6,11 @@
 //!   face-eval lfw   --data DIR [--pairs 6000] [--seed 1]
 //!   face-eval gallery --data DIR [--enrol 2] [--threshold 0.45] [--min-threshold 0.30]
 //!   face-eval fer   --data DIR [--model PATH] [--labels a,b,...]
+//!
+//! Every subcommand takes `--backend auto|tract|onnxruntime|tensorrt` (default auto).
 
 use anyhow::{Context, Result, bail};
-use faceengine::backend::{self, BackendKind};
+use faceengine::backend::{self, BackendChoice, BackendOptions};
 use faceengine::detect::{Detector, DetectorConfig};
 use faceengine::embed::{Embedder, cosine};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
@@ -20,7 +22,7 @@ use faceengine::gallery::{self, DEFAULT_POOR_THRESHOLD, DEFAULT_THRESHOLD, Galle
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage:
+const USAGE: &str = "usage (every subcommand also takes --backend auto|tract|onnxruntime|tensorrt):
   face-eval wider --data DIR [--model PATH] [--working-size N] [--dump FILE]   (DIR: images/ + gt.json)
   face-eval lfw   --data DIR [--pairs N] [--seed S]              (DIR: <Person>/*.jpg)
   face-eval gallery --data DIR [--enrol N] [--threshold T] [--min-threshold T] (DIR: <Person>/*.jpg)
@@ -57,8 +59,21 @@ fn rgb_image(path: &Path) -> Result<image::RgbImage> {
         .to_rgb8())
 }
 
+/// `--backend auto|tract|onnxruntime|tensorrt` (default auto, as in the elements).
+fn backend_options(opts: &HashMap<String, String>) -> Result<BackendOptions> {
+    Ok(BackendOptions {
+        choice: BackendChoice::parse(opts.get("backend").map_or("auto", String::as_str))?,
+        ..BackendOptions::default()
+    })
+}
+
 fn detector(opts: &HashMap<String, String>) -> Result<Detector> {
-    Detector::load(opts.get("model").map_or("yunet", String::as_str), BackendKind::Tract)
+    let (det, loaded) = Detector::load(
+        opts.get("model").map_or("yunet", String::as_str),
+        &backend_options(opts)?,
+    )?;
+    eprintln!("detector backend: {} ({})", loaded.kind, loaded.reason);
+    Ok(det)
 }
 
 fn wider(args: &Args) -> Result<()> {
@@ -216,13 +231,11 @@ fn par_map<T: Sync, R: Send>(items: &[T], what: &str, f: impl Fn(&T) -> Result<R
     Ok(out)
 }
 
-fn embedder() -> Result<Embedder> {
+fn embedder(opts: &HashMap<String, String>) -> Result<Embedder> {
+    let loaded = backend::load_with(&faceengine::default_model("sface.onnx"), &backend_options(opts)?)?;
+    eprintln!("embedder backend: {} ({})", loaded.kind, loaded.reason);
     // One thread per embedding: the images themselves are spread over the CPUs.
-    Ok(Embedder::new(backend::load(
-        &faceengine::default_model("sface.onnx"),
-        BackendKind::Tract,
-    )?)
-    .with_threads(1))
+    Ok(Embedder::new(loaded.model).with_threads(1))
 }
 
 fn lfw(args: &Args) -> Result<()> {
@@ -232,7 +245,7 @@ fn lfw(args: &Args) -> Result<()> {
     let counts: Vec<usize> = people.iter().map(|p| p.1.len()).collect();
     let pairs = make_pairs(&counts, n_pairs, seed);
     let det = detector(&args.opts)?;
-    let emb = embedder()?;
+    let emb = embedder(&args.opts)?;
     let cfg = DetectorConfig {
         score_threshold: 0.5,
         working_size: 0,
@@ -306,7 +319,7 @@ fn gallery(args: &Args) -> Result<()> {
     let counts: Vec<usize> = people.iter().map(|p| p.1.len()).collect();
     let split = openset::split(&counts, enrol);
     let det = detector(&args.opts)?;
-    let emb = embedder()?;
+    let emb = embedder(&args.opts)?;
     // Enrolment exactly as faceid does for a gallery folder (largest face, detector at
     // 0.5); probes as faceid sees faces behind a default facedetect (0.8, working size
     // 640), the largest face of the image.
@@ -433,7 +446,9 @@ fn fer(args: &Args) -> Result<()> {
         .get("model")
         .map(PathBuf::from)
         .unwrap_or_else(|| faceengine::default_model("emotion-minixception.onnx"));
-    let cls = EmotionClassifier::new(backend::load(&path, BackendKind::Tract)?);
+    let loaded = backend::load_with(&path, &backend_options(&args.opts)?)?;
+    eprintln!("emotion backend: {} ({})", loaded.kind, loaded.reason);
+    let cls = EmotionClassifier::new(loaded.model);
     let subset = parse_labels(args.opts.get("labels").map_or("", String::as_str))?;
     let names: Vec<&str> = subset.iter().map(|&i| FER_LABELS[i]).collect();
     let k = names.len();

@@ -4,8 +4,8 @@
 //! `interval=N` the detector runs on every Nth frame only: on the frames between, the
 //! faces are where their tracks predict them, and the frame's pixels are not even read.
 
+use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
-use faceengine::backend::BackendKind;
 use faceengine::detect::{Detector, DetectorConfig};
 use faceengine::track::{Appearance, Tracker, TrackerConfig};
 use gst::glib;
@@ -28,6 +28,7 @@ struct Settings {
     interval: u32,
     /// Score at which a detection continues a track (new faces need the threshold).
     track_threshold: f32,
+    backend: BackendSettings,
 }
 
 impl Default for Settings {
@@ -40,6 +41,7 @@ impl Default for Settings {
             // error, and detection is the largest cost left once identity is per track.
             interval: 2,
             track_threshold: 0.5,
+            backend: BackendSettings::default(),
         }
     }
 }
@@ -168,12 +170,18 @@ impl ObjectImpl for FaceDetect {
                     .mutable_playing()
                     .build(),
             ]
+            .into_iter()
+            .chain(backend_props::properties("face detector"))
+            .collect()
         });
         PROPS.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if s.backend.set(pspec.name(), value) {
+            return;
+        }
         match pspec.name() {
             "model" => {
                 s.model = value
@@ -198,6 +206,9 @@ impl ObjectImpl for FaceDetect {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = s.backend.get(pspec.name()) {
+            return v;
+        }
         match pspec.name() {
             "model" => s.model.to_value(),
             "tracking" => s.tracking.to_value(),
@@ -243,18 +254,24 @@ impl BaseTransformImpl for FaceDetect {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let model = self.settings.lock().unwrap_or_else(|e| e.into_inner()).model.clone();
-        let detector = Detector::load(&model, BackendKind::Tract).map_err(|e| {
+        let (model, options) = {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            (s.model.clone(), s.backend.options.clone())
+        };
+        let (detector, loaded) = Detector::load(&model, &options).map_err(|e| {
             gst::error_msg!(
                 gst::ResourceError::OpenRead,
                 [
-                    "Cannot use the detector model from property 'model' ({}): {:#}",
+                    "Cannot use the detector model from property 'model' ({}) with property 'backend' ({}): {:#}",
                     model,
+                    options.choice,
                     e
                 ]
             )
         })?;
-        gst::info!(CAT, imp = self, "loaded {} ({}) with tract", model, detector.name());
+        let in_use = backend_props::describe(&loaded);
+        gst::info!(CAT, imp = self, "loaded {} ({}) on {}", model, detector.name(), in_use);
+        self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             detector,
             tracker: Tracker::new(TrackerConfig::default()),

@@ -4,8 +4,8 @@
 //! probabilities averaged over about `smoothing` frames (faceengine::smoothing);
 //! untracked faces are classified on every frame as they are.
 
+use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
-use faceengine::backend::{self, BackendKind};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
 use faceengine::smoothing::{EmotionSmoother, SmoothingConfig};
 use gst::glib;
@@ -28,6 +28,7 @@ struct Settings {
     labels: String,
     smoothing: u32,
     interval: u32,
+    backend: BackendSettings,
 }
 
 impl Default for Settings {
@@ -38,6 +39,7 @@ impl Default for Settings {
             labels: String::new(),
             smoothing: d.window,
             interval: d.interval,
+            backend: BackendSettings::default(),
         }
     }
 }
@@ -113,12 +115,18 @@ impl ObjectImpl for FaceEmotion {
                     .mutable_playing()
                     .build(),
             ]
+            .into_iter()
+            .chain(backend_props::properties("emotion model"))
+            .collect()
         });
         PROPS.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if s.backend.set(pspec.name(), value) {
+            return;
+        }
         let text = || value.get::<Option<String>>().ok().flatten().unwrap_or_default();
         match pspec.name() {
             "model" => {
@@ -138,6 +146,9 @@ impl ObjectImpl for FaceEmotion {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = s.backend.get(pspec.name()) {
+            return v;
+        }
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_value(),
             "labels" => s.labels.to_value(),
@@ -183,18 +194,11 @@ impl BaseTransformImpl for FaceEmotion {
                 ["Invalid property 'labels' ({:?}): {:#}", s.labels, e]
             )
         })?;
-        let classifier = backend::load(&s.model, BackendKind::Tract)
-            .map(EmotionClassifier::new)
-            .map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenRead,
-                    [
-                        "Cannot use the emotion model from property 'model' ({}): {:#}",
-                        s.model.display(),
-                        e
-                    ]
-                )
-            })?;
+        let loaded = backend_props::load_model("emotion model", &s.model, &s.backend.options)?;
+        let in_use = backend_props::describe(&loaded);
+        gst::info!(CAT, imp = self, "loaded {} on {}", s.model.display(), in_use);
+        self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
+        let classifier = EmotionClassifier::new(loaded.model);
         let model_name = s
             .model
             .file_stem()

@@ -5,8 +5,8 @@
 //! (or at once when it grows), and its name comes from the evidence of all those checks
 //! (faceengine::identity), shown on every frame. Untracked faces are named per frame.
 
+use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
-use faceengine::backend::{self, BackendKind};
 use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
 use faceengine::gallery::{self, Gallery, MatchThreshold};
@@ -33,6 +33,7 @@ struct Settings {
     detector_model: PathBuf,
     threads: u32,
     reidentify_interval: u32,
+    backend: BackendSettings,
 }
 
 impl Default for Settings {
@@ -45,6 +46,7 @@ impl Default for Settings {
             detector_model: faceengine::default_model("yunet.onnx"),
             threads: 0,
             reidentify_interval: IdentityConfig::default().reidentify_interval,
+            backend: BackendSettings::default(),
         }
     }
 }
@@ -151,12 +153,18 @@ impl ObjectImpl for FaceId {
                     .mutable_ready()
                     .build(),
             ]
+            .into_iter()
+            .chain(backend_props::properties("identity model"))
+            .collect()
         });
         PROPS.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if s.backend.set(pspec.name(), value) {
+            return;
+        }
         let path = || {
             value
                 .get::<Option<String>>()
@@ -181,6 +189,9 @@ impl ObjectImpl for FaceId {
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = s.backend.get(pspec.name()) {
+            return v;
+        }
         match pspec.name() {
             "gallery" => s.gallery.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value(),
             "threshold" => (s.threshold as f64).to_value(),
@@ -224,18 +235,11 @@ impl BaseTransformImpl for FaceId {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let threads = s.threads as usize;
-        let embedder = backend::load(&s.model, BackendKind::Tract)
-            .map(|m| Embedder::new(m).with_threads(threads))
-            .map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenRead,
-                    [
-                        "Cannot use the identity model from property 'model' ({}): {:#}",
-                        s.model.display(),
-                        e
-                    ]
-                )
-            })?;
+        let loaded = backend_props::load_model("identity model", &s.model, &s.backend.options)?;
+        let in_use = backend_props::describe(&loaded);
+        gst::info!(CAT, imp = self, "loaded {} on {}", s.model.display(), in_use);
+        self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
+        let embedder = Embedder::new(loaded.model).with_threads(threads);
         let gallery = match &s.gallery {
             None => {
                 gst::element_imp_warning!(
@@ -247,8 +251,8 @@ impl BaseTransformImpl for FaceId {
             }
             Some(path) => {
                 let opened = if path.is_dir() {
-                    let detector = backend::load(&s.detector_model, BackendKind::Tract)
-                        .and_then(YuNet::new)
+                    let detector = faceengine::backend::load_with(&s.detector_model, &s.backend.auxiliary_options())
+                        .and_then(|l| YuNet::new(l.model))
                         .map_err(|e| {
                             gst::error_msg!(
                                 gst::ResourceError::OpenRead,

@@ -1,0 +1,190 @@
+//! The inference-backend properties every model-running element shares (`backend`,
+//! `backend-in-use`, `onnxruntime-library`, and the TensorRT engine settings), so the
+//! three elements spell and document them the same way.
+
+use faceengine::backend::{self, BackendChoice, BackendKind, BackendOptions, Loaded};
+use gst::glib;
+use gst::prelude::*;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstFaceBackend")]
+pub enum Backend {
+    #[default]
+    #[enum_value(
+        name = "TensorRT where an engine and libnvinfer are usable, else ONNX Runtime where its library is found, else tract",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(name = "tract (pure Rust, always available)", nick = "tract")]
+    Tract = 1,
+    #[enum_value(name = "ONNX Runtime (CPU, libonnxruntime loaded at run time)", nick = "onnxruntime")]
+    OnnxRuntime = 2,
+    #[enum_value(
+        name = "TensorRT (build with --features tensorrt; libnvinfer and CUDA at run time)",
+        nick = "tensorrt"
+    )]
+    TensorRt = 3,
+}
+
+impl From<Backend> for BackendChoice {
+    fn from(b: Backend) -> Self {
+        match b {
+            Backend::Auto => BackendChoice::Auto,
+            Backend::Tract => BackendChoice::Only(BackendKind::Tract),
+            Backend::OnnxRuntime => BackendChoice::Only(BackendKind::OnnxRuntime),
+            Backend::TensorRt => BackendChoice::Only(BackendKind::TensorRt),
+        }
+    }
+}
+
+/// The properties' values, one per element.
+#[derive(Debug, Clone, Default)]
+pub struct BackendSettings {
+    pub backend: Backend,
+    pub options: BackendOptions,
+    /// What `start()` chose, for the read-only `backend-in-use` (empty before start).
+    pub in_use: String,
+}
+
+/// The ParamSpecs; `what` names the element's main model in the engine's blurb.
+pub fn properties(what: &str) -> Vec<glib::ParamSpec> {
+    let d = faceengine::backend::TensorRtOptions::default();
+    vec![
+        glib::ParamSpecEnum::builder::<Backend>("backend")
+            .nick("Backend")
+            .blurb("Inference backend; backend-in-use tells which one runs and why")
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("backend-in-use")
+            .nick("Backend in use")
+            .blurb("The backend running the model since the element started, and why it was chosen")
+            .read_only()
+            .build(),
+        glib::ParamSpecString::builder("onnxruntime-library")
+            .nick("ONNX Runtime library")
+            .blurb(
+                "Path of libonnxruntime.so.* (e.g. from the PyPI onnxruntime wheel); empty = \
+                 ORT_DYLIB_PATH, else the system's libonnxruntime.so. One library per process",
+            )
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("engine")
+            .nick("TensorRT engine")
+            .blurb(&format!(
+                "TensorRT: a serialized engine of the {what} to use as it is; empty = build one from \
+                 the ONNX on first use and keep it in engine-cache"
+            ))
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecString::builder("engine-cache")
+            .nick("TensorRT engine cache")
+            .blurb(
+                "TensorRT: folder for engines built from the ONNX, named by model, TensorRT version, \
+                 GPU, precision and batch; empty = beside the model if writable, else \
+                 $XDG_CACHE_HOME/gst-face/engines",
+            )
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecBoolean::builder("fp16")
+            .nick("fp16")
+            .blurb("TensorRT: allow fp16 kernels when building an engine")
+            .default_value(d.fp16)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecInt::builder("dla-core")
+            .nick("DLA core")
+            .blurb("TensorRT: build for this DLA core (Xavier NX: 0 or 1) with GPU fallback; -1 = GPU only")
+            .minimum(-1)
+            .maximum(15)
+            .default_value(-1)
+            .mutable_ready()
+            .build(),
+        glib::ParamSpecUInt::builder("max-batch")
+            .nick("Max batch")
+            .blurb("TensorRT: the largest number of faces an engine takes in one call")
+            .minimum(1)
+            .maximum(256)
+            .default_value(d.max_batch as u32)
+            .mutable_ready()
+            .build(),
+    ]
+}
+
+fn path(value: &glib::Value) -> Option<PathBuf> {
+    value
+        .get::<Option<String>>()
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
+impl BackendSettings {
+    /// Sets one of this module's properties; false when `name` is not one of them.
+    pub fn set(&mut self, name: &str, value: &glib::Value) -> bool {
+        let trt = &mut self.options.tensorrt;
+        match name {
+            "backend" => {
+                self.backend = value.get().unwrap_or_default();
+                self.options.choice = self.backend.into();
+            }
+            "onnxruntime-library" => self.options.onnxruntime_library = path(value),
+            "engine" => trt.engine = path(value),
+            "engine-cache" => trt.cache_dir = path(value),
+            "fp16" => trt.fp16 = value.get().unwrap_or(true),
+            "dla-core" => trt.dla_core = value.get::<i32>().ok().and_then(|c| u32::try_from(c).ok()),
+            "max-batch" => trt.max_batch = value.get::<u32>().map_or(16, |b| b.max(1) as usize),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The value of one of this module's properties; `None` for the element's own.
+    pub fn get(&self, name: &str) -> Option<glib::Value> {
+        let trt = &self.options.tensorrt;
+        let text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value();
+        Some(match name {
+            "backend" => self.backend.to_value(),
+            "backend-in-use" => self.in_use.to_value(),
+            "onnxruntime-library" => text(&self.options.onnxruntime_library),
+            "engine" => text(&trt.engine),
+            "engine-cache" => text(&trt.cache_dir),
+            "fp16" => trt.fp16.to_value(),
+            "dla-core" => trt.dla_core.map_or(-1, |c| c as i32).to_value(),
+            "max-batch" => (trt.max_batch as u32).to_value(),
+            _ => return None,
+        })
+    }
+
+    /// Options for an auxiliary model (faceid's detector for gallery photos): the same
+    /// backend choice, but the `engine` file belongs to the element's main model.
+    pub fn auxiliary_options(&self) -> BackendOptions {
+        let mut o = self.options.clone();
+        o.tensorrt.engine = None;
+        o
+    }
+}
+
+/// Loads an element's main model (its `model` property) as the backend properties say;
+/// the error names both properties, the path and why.
+pub fn load_model(what: &str, model: &Path, options: &BackendOptions) -> Result<Loaded, gst::ErrorMessage> {
+    backend::load_with(model, options).map_err(|e| {
+        gst::error_msg!(
+            gst::ResourceError::OpenRead,
+            [
+                "Cannot use the {} from property 'model' ({}) with property 'backend' ({}): {:#}",
+                what,
+                model.display(),
+                options.choice,
+                e
+            ]
+        )
+    })
+}
+
+/// The line for `backend-in-use` and the log.
+pub fn describe(loaded: &Loaded) -> String {
+    format!("{} ({})", loaded.kind, loaded.reason)
+}
