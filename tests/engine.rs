@@ -1,21 +1,31 @@
 //! The engine on real photos: faces found where they are, in every pixel format;
 //! identities right; emotions produced; the enrolment tool's report.
+//!
+//! Models load with backend `auto`, as the elements do: ONNX Runtime when
+//! `ORT_DYLIB_PATH` names its library (the README's test command runs this file both
+//! ways), tract otherwise.
 
 mod common;
 
-use faceengine::backend::{self, BackendKind};
+use faceengine::backend::{self, BackendOptions};
 use faceengine::detect::{DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{EmotionClassifier, parse_labels};
 use faceengine::frame::{FrameView, PixelFormat};
 use faceengine::gallery::{self, Gallery};
 
+fn load(file: &str) -> std::sync::Arc<dyn backend::Backend> {
+    backend::load_with(&common::model(file), &BackendOptions::default())
+        .unwrap_or_else(|e| panic!("{file}: {e:#}"))
+        .model
+}
+
 fn detector() -> YuNet {
-    YuNet::new(backend::load(&common::model("yunet.onnx"), BackendKind::Tract).expect("yunet")).expect("yunet heads")
+    YuNet::new(load("yunet.onnx")).expect("yunet heads")
 }
 
 fn embedder() -> Embedder {
-    Embedder::new(backend::load(&common::model("sface.onnx"), BackendKind::Tract).expect("sface"))
+    Embedder::new(load("sface.onnx"))
 }
 
 /// The RGB photo re-encoded in `format` (BT.709 limited range for YUV, as decoders give).
@@ -179,9 +189,7 @@ fn a_gallery_of_one_obama_photo_names_obama_and_not_biden() {
 #[test]
 fn emotions_are_probabilities_over_the_chosen_labels() {
     let det = detector();
-    let cls = EmotionClassifier::new(
-        backend::load(&common::model("emotion-minixception.onnx"), BackendKind::Tract).expect("emotion"),
-    );
+    let cls = EmotionClassifier::new(load("emotion-minixception.onnx"));
     let (rgb, w, h) = common::load_rgb(&common::asset("photos/sample1.jpg"));
     let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("frame");
     let boxes: Vec<[f32; 4]> = det
