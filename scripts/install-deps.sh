@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing gst-face needs on Debian 12 / Ubuntu:
 # GStreamer with its development files and the usual plugin sets (decoders, x264enc,
-# mp4mux), pkg-config, Python/pip and npm for fetching the test photos, and a Rust
+# mp4mux), gst-rtsp-server (face-rtsp), pkg-config, Python/pip and npm for fetching the test photos, and a Rust
 # toolchain (rustup) when cargo is missing. Run as root or with sudo available.
 set -euo pipefail
 sudo=""
@@ -11,6 +11,7 @@ pkgs=(
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+    libgstrtspserver-1.0-dev gstreamer1.0-rtsp
     python3 curl ca-certificates
 )
 missing=()

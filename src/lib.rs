@@ -12,6 +12,7 @@ pub mod draw;
 pub mod embed;
 pub mod emotion;
 pub mod eval;
+pub mod events;
 pub mod frame;
 pub mod gallery;
 pub mod identity;

@@ -1,9 +1,12 @@
-//! facejson: writes the face metadata of every frame as one JSON line.
+//! facejson: writes the face metadata of every frame as one JSON line, and/or face
+//! events (a tracked face appeared, was identified, left: `faceengine::events`) as JSON
+//! lines and as element messages on the bus.
 //!
 //! A pure observer: buffers pass through untouched (it runs in passthrough mode and
 //! never maps the pixels), so it works on any raw video, NVMM memory included.
 
 use crate::meta;
+use faceengine::events::{self, Event, FaceEvents};
 use faceengine::record::FrameRecord;
 use gst::glib;
 use gst::prelude::*;
@@ -19,14 +22,33 @@ static CAT: LazyLock<gst::DebugCategory> =
 
 const DEFAULT_LOCATION: &str = "-";
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstFaceJsonMode")]
+pub enum Mode {
+    #[default]
+    #[enum_value(name = "One line per frame with every face", nick = "frames")]
+    Frames = 0,
+    #[enum_value(name = "One line per event: appeared, identified, left", nick = "events")]
+    Events = 1,
+    #[enum_value(name = "Frame lines and event lines, interleaved in stream order", nick = "both")]
+    Both = 2,
+}
+
 struct Settings {
     location: String,
+    mode: Mode,
+    leave_after: u32,
+    messages: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             location: DEFAULT_LOCATION.into(),
+            mode: Mode::default(),
+            leave_after: events::DEFAULT_LEAVE_AFTER,
+            messages: true,
         }
     }
 }
@@ -35,6 +57,9 @@ struct State {
     out: Box<dyn Write + Send>,
     frame: u64,
     size: Option<(u32, u32)>,
+    events: FaceEvents,
+    mode: Mode,
+    messages: bool,
 }
 
 #[derive(Default)]
@@ -60,6 +85,30 @@ impl ObjectImpl for FaceJson {
                     .default_value(Some(DEFAULT_LOCATION))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder::<Mode>("mode")
+                    .nick("Mode")
+                    .blurb(
+                        "What to write: a line per frame, a line per face event (tracked faces: \
+                         appeared, identified, left with time in view and emotion shares), or both",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("leave-after")
+                    .nick("Leave after")
+                    .blurb("Frames a track must be missing before its \"left\" event")
+                    .minimum(1)
+                    .default_value(events::DEFAULT_LEAVE_AFTER)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecBoolean::builder("messages")
+                    .nick("Messages")
+                    .blurb(
+                        "Also post each event on the bus as an element message (face-appeared, \
+                         face-identified, face-left), whatever the mode",
+                    )
+                    .default_value(true)
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -75,6 +124,9 @@ impl ObjectImpl for FaceJson {
                     .flatten()
                     .unwrap_or_else(|| DEFAULT_LOCATION.into())
             }
+            "mode" => s.mode = value.get().unwrap_or_default(),
+            "leave-after" => s.leave_after = value.get::<u32>().unwrap_or(events::DEFAULT_LEAVE_AFTER).max(1),
+            "messages" => s.messages = value.get().unwrap_or(true),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -83,6 +135,9 @@ impl ObjectImpl for FaceJson {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
             "location" => s.location.to_value(),
+            "mode" => s.mode.to_value(),
+            "leave-after" => s.leave_after.to_value(),
+            "messages" => s.messages.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -125,7 +180,10 @@ impl BaseTransformImpl for FaceJson {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let location = self.settings.lock().unwrap_or_else(|e| e.into_inner()).location.clone();
+        let (location, mode, leave_after, messages) = {
+            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+            (s.location.clone(), s.mode, s.leave_after, s.messages)
+        };
         let out: Box<dyn Write + Send> = if location == "-" {
             Box::new(std::io::stdout())
         } else {
@@ -141,12 +199,19 @@ impl BaseTransformImpl for FaceJson {
             out,
             frame: 0,
             size: None,
+            events: FaceEvents::new(leave_after),
+            mode,
+            messages,
         });
         Ok(())
     }
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         if let Some(mut st) = self.state.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            // Stopped without an end of stream: the faces still in view leave now.
+            let left = st.events.finish();
+            self.emit(&mut st, &left)
+                .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]))?;
             st.out
                 .flush()
                 .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]))?;
@@ -169,11 +234,15 @@ impl BaseTransformImpl for FaceJson {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if let gst::EventView::Eos(_) = event.view()
+        // End of stream, or a seek (the faces after it are other visits): every face in
+        // view leaves.
+        if matches!(event.view(), gst::EventView::Eos(_) | gst::EventView::FlushStop(_))
             && let Some(st) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
-            && let Err(e) = st.out.flush()
         {
-            gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
+            let left = st.events.finish();
+            if let Err(e) = self.emit(st, &left).and_then(|_| st.out.flush()) {
+                gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
+            }
         }
         self.parent_sink_event(event)
     }
@@ -193,12 +262,91 @@ impl BaseTransformImpl for FaceJson {
                 .collect(),
         };
         st.frame += 1;
-        let mut line = record.to_line();
-        line.push('\n');
-        if let Err(e) = st.out.write_all(line.as_bytes()) {
+        let happened = st.events.frame(record.frame, record.pts, &record.faces);
+        let written = if st.mode == Mode::Events {
+            Ok(())
+        } else {
+            let mut line = record.to_line();
+            line.push('\n');
+            st.out.write_all(line.as_bytes())
+        };
+        if let Err(e) = written.and_then(|_| self.emit(st, &happened)) {
             gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
             return Err(gst::FlowError::Error);
         }
         Ok(gst::FlowSuccess::Ok)
     }
+}
+
+impl FaceJson {
+    /// Writes the events (modes events and both) and posts them on the bus.
+    fn emit(&self, st: &mut State, happened: &[Event]) -> std::io::Result<()> {
+        for event in happened {
+            if st.mode != Mode::Frames {
+                let mut line = event.to_line();
+                line.push('\n');
+                st.out.write_all(line.as_bytes())?;
+            }
+            if st.messages {
+                let _ = self
+                    .obj()
+                    .post_message(gst::message::Element::builder(message(event)).src(&*self.obj()).build());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The bus message for an event: structure `face-appeared`, `face-identified` or
+/// `face-left`, with the event's fields (dashes for underscores) and the JSON line.
+fn message(event: &Event) -> gst::Structure {
+    let mut s = gst::Structure::builder(format!("face-{}", event.kind()))
+        .field("track-id", event.track_id())
+        .field("json", event.to_line())
+        .build();
+    let mut when = |at: &events::When| {
+        s.set("frame", at.frame);
+        if let Some(pts) = at.pts {
+            s.set("pts", gst::ClockTime::from_nseconds(pts));
+        }
+    };
+    match event {
+        Event::Appeared { at, bbox, .. } => {
+            when(at);
+            s.set("x", bbox[0]);
+            s.set("y", bbox[1]);
+            s.set("width", bbox[2]);
+            s.set("height", bbox[3]);
+        }
+        Event::Identified {
+            at, name, similarity, ..
+        } => {
+            when(at);
+            s.set("name", name);
+            s.set("similarity", similarity);
+        }
+        Event::Left {
+            at,
+            duration,
+            frames,
+            name,
+            emotions,
+            reason,
+            ..
+        } => {
+            when(at);
+            s.set("name", name);
+            s.set("frames", frames);
+            if let Some(d) = duration {
+                s.set("duration", d);
+            }
+            let mut shares = gst::Structure::new_empty("emotions");
+            for (label, share) in emotions {
+                shares.set(label.as_str(), share);
+            }
+            s.set("emotions", shares);
+            s.set("reason", *reason);
+        }
+    }
+    s
 }

@@ -1,0 +1,459 @@
+//! Face events: what happened to each tracked face over a stream, from the per-frame
+//! records `facejson` already builds.
+//!
+//! Per track: `appeared` on its first frame, `identified` whenever its name settles on
+//! someone (faceid's per-track hysteresis has done the settling; a later change to
+//! another name is a new `identified`), and `left` once the track has been absent for
+//! `leave_after` frames or the stream ends, with the time in view, the identity and the
+//! share of its frames spent in each emotion. Attendance ("who was there, when, for how
+//! long") and engagement ("how they looked") tables are sums of `left` events.
+//!
+//! Faces without a track id (facedetect `tracking=false`) have no identity over time and
+//! produce no events.
+
+use crate::record::FaceRecord;
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use std::collections::BTreeMap;
+
+/// Frames a track must be missing before it counts as gone. facedetect already keeps a
+/// lost track for 15 frames and reuses its id if the face comes back within them, so a
+/// vanished id is final: one frame of absence would do, but a margin costs nothing.
+pub const DEFAULT_LEAVE_AFTER: u32 = 5;
+
+/// When something happened: stream position and wall clock.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct When {
+    /// Frame number (counted as facejson counts them, from 0).
+    pub frame: u64,
+    /// Buffer timestamp in nanoseconds, when the buffer had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pts: Option<u64>,
+    /// `pts` in seconds, for people reading the line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+}
+
+impl When {
+    pub fn new(frame: u64, pts: Option<u64>) -> Self {
+        Self {
+            frame,
+            pts,
+            time: pts.map(|p| round3(p as f64 / 1e9)),
+        }
+    }
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 10000.0).round() / 10000.0
+}
+
+/// One event, serialised as a JSON object with `"event": "appeared" | "identified" | "left"`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    Appeared {
+        track_id: u64,
+        #[serde(flatten)]
+        at: When,
+        #[serde(rename = "box")]
+        bbox: [f64; 4],
+    },
+    Identified {
+        track_id: u64,
+        #[serde(flatten)]
+        at: When,
+        name: String,
+        similarity: f64,
+    },
+    Left {
+        track_id: u64,
+        /// The last frame the face was seen on.
+        #[serde(flatten)]
+        at: When,
+        /// First and last timestamps the face was seen at (seconds).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_seen: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_seen: Option<f64>,
+        /// Time in view in seconds: last minus first, plus one frame.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration: Option<f64>,
+        /// Frames the face was on.
+        frames: u64,
+        /// The last name the track settled on, or "unknown".
+        name: String,
+        /// Share of the frames with an emotion spent in each (label → 0..1), labels in
+        /// the order they were first seen; empty without faceemotion.
+        #[serde(serialize_with = "ordered_map")]
+        emotions: Vec<(String, f64)>,
+        /// Why it ended: "gone" (absent for leave-after frames) or "end" (end of stream,
+        /// a seek or the element stopping).
+        reason: &'static str,
+    },
+}
+
+fn ordered_map<S: serde::Serializer>(pairs: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
+
+impl Event {
+    pub fn track_id(&self) -> u64 {
+        match self {
+            Self::Appeared { track_id, .. } | Self::Identified { track_id, .. } | Self::Left { track_id, .. } => {
+                *track_id
+            }
+        }
+    }
+
+    /// "appeared", "identified" or "left".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Appeared { .. } => "appeared",
+            Self::Identified { .. } => "identified",
+            Self::Left { .. } => "left",
+        }
+    }
+
+    /// One line of JSON, no trailing newline.
+    pub fn to_line(&self) -> String {
+        // Plain numbers and strings: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+struct TrackLog {
+    first: When,
+    last: When,
+    frames: u64,
+    /// Frames since the track was last on a frame.
+    missing: u32,
+    identified: Option<String>,
+    /// Frames per emotion label, in first-seen order.
+    emotions: Vec<(String, u64)>,
+}
+
+/// Turns per-frame face records into events; one per stream.
+pub struct FaceEvents {
+    leave_after: u32,
+    tracks: BTreeMap<u64, TrackLog>,
+    /// Last gap between two timestamps: the length of "one frame" in `duration`.
+    frame_period: Option<u64>,
+    last_pts: Option<u64>,
+}
+
+impl Default for FaceEvents {
+    fn default() -> Self {
+        Self::new(DEFAULT_LEAVE_AFTER)
+    }
+}
+
+impl FaceEvents {
+    pub fn new(leave_after: u32) -> Self {
+        Self {
+            leave_after: leave_after.max(1),
+            tracks: BTreeMap::new(),
+            frame_period: None,
+            last_pts: None,
+        }
+    }
+
+    /// The events one frame causes, in order: tracks gone first, then new ones, then
+    /// identities that settled.
+    pub fn frame(&mut self, frame: u64, pts: Option<u64>, faces: &[FaceRecord]) -> Vec<Event> {
+        if let (Some(now), Some(before)) = (pts, self.last_pts)
+            && now > before
+        {
+            self.frame_period = Some(now - before);
+        }
+        self.last_pts = pts.or(self.last_pts);
+        let at = When::new(frame, pts);
+        let mut events = Vec::new();
+
+        for log in self.tracks.values_mut() {
+            log.missing += 1;
+        }
+        let mut new_or_named = Vec::new();
+        for face in faces {
+            let Some(id) = face.track_id else { continue };
+            let log = self.tracks.entry(id).or_insert_with(|| {
+                new_or_named.push(Event::Appeared {
+                    track_id: id,
+                    at: at.clone(),
+                    bbox: face.bbox,
+                });
+                TrackLog {
+                    first: at.clone(),
+                    last: at.clone(),
+                    frames: 0,
+                    missing: 0,
+                    identified: None,
+                    emotions: Vec::new(),
+                }
+            });
+            log.last = at.clone();
+            log.frames += 1;
+            log.missing = 0;
+            if let Some(emotion) = &face.emotion {
+                match log.emotions.iter_mut().find(|(l, _)| *l == emotion.label) {
+                    Some((_, n)) => *n += 1,
+                    None => log.emotions.push((emotion.label.clone(), 1)),
+                }
+            }
+            if let Some(identity) = &face.identity
+                && identity.name != "unknown"
+                && log.identified.as_deref() != Some(identity.name.as_str())
+            {
+                log.identified = Some(identity.name.clone());
+                new_or_named.push(Event::Identified {
+                    track_id: id,
+                    at: at.clone(),
+                    name: identity.name.clone(),
+                    similarity: identity.similarity,
+                });
+            }
+        }
+
+        let gone: Vec<u64> = self
+            .tracks
+            .iter()
+            .filter(|(_, log)| log.missing >= self.leave_after)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(log) = self.tracks.remove(&id) {
+                events.push(self.left(id, log, "gone"));
+            }
+        }
+        events.extend(new_or_named);
+        events
+    }
+
+    /// Every track still in view has left: end of stream, a seek, or the element stopping.
+    pub fn finish(&mut self) -> Vec<Event> {
+        let tracks = std::mem::take(&mut self.tracks);
+        self.last_pts = None;
+        tracks.into_iter().map(|(id, log)| self.left(id, log, "end")).collect()
+    }
+
+    /// Tracks currently in view.
+    pub fn in_view(&self) -> usize {
+        self.tracks.len()
+    }
+
+    fn left(&self, track_id: u64, log: TrackLog, reason: &'static str) -> Event {
+        let first_seen = log.first.time;
+        let last_seen = log.last.time;
+        let duration = match (log.first.pts, log.last.pts) {
+            (Some(a), Some(b)) if b >= a => Some(round3((b - a + self.frame_period.unwrap_or(0)) as f64 / 1e9)),
+            _ => None,
+        };
+        let with_emotion: u64 = log.emotions.iter().map(|(_, n)| n).sum();
+        let emotions = log
+            .emotions
+            .iter()
+            .map(|(label, n)| (label.clone(), round4(*n as f64 / with_emotion.max(1) as f64)))
+            .collect();
+        Event::Left {
+            track_id,
+            at: log.last,
+            first_seen,
+            last_seen,
+            duration,
+            frames: log.frames,
+            name: log.identified.unwrap_or_else(|| "unknown".into()),
+            emotions,
+            reason,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{EmotionRecord, IdentityRecord};
+
+    const PERIOD: u64 = 40_000_000; // 25 fps
+
+    fn face(track: Option<u64>, name: Option<&str>, emotion: Option<&str>) -> FaceRecord {
+        FaceRecord {
+            bbox: [10.0, 20.0, 30.0, 40.0],
+            track_id: track,
+            identity: name.map(|n| IdentityRecord {
+                name: n.into(),
+                similarity: 0.5,
+            }),
+            emotion: emotion.map(|e| EmotionRecord {
+                label: e.into(),
+                confidence: 0.9,
+                scores: vec![],
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn run(frames: &[Vec<FaceRecord>]) -> Vec<Event> {
+        let mut ev = FaceEvents::new(5);
+        let mut out = Vec::new();
+        for (i, faces) in frames.iter().enumerate() {
+            out.extend(ev.frame(i as u64, Some(i as u64 * PERIOD), faces));
+        }
+        out.extend(ev.finish());
+        out
+    }
+
+    #[test]
+    fn a_visit_appears_gets_a_name_and_leaves_with_its_time_and_emotions() {
+        // Frames 0-9 empty, 10-59 the person (unknown for 3 frames, then named; happy
+        // for 30 frames, sad for 20), then 20 empty frames.
+        let mut frames = vec![vec![]; 10];
+        for i in 0..50 {
+            let name = if i < 3 { "unknown" } else { "Ada" };
+            let emotion = if i < 30 { "happy" } else { "sad" };
+            frames.push(vec![face(Some(7), Some(name), Some(emotion))]);
+        }
+        frames.extend(vec![vec![]; 20]);
+        let events = run(&frames);
+        let kinds: Vec<_> = events.iter().map(Event::kind).collect();
+        assert_eq!(kinds, ["appeared", "identified", "left"]);
+        match &events[0] {
+            Event::Appeared { at, track_id, .. } => {
+                assert_eq!((*track_id, at.frame, at.time), (7, 10, Some(0.4)));
+            }
+            e => panic!("{e:?}"),
+        }
+        match &events[1] {
+            Event::Identified { at, name, .. } => assert_eq!((at.frame, name.as_str()), (13, "Ada")),
+            e => panic!("{e:?}"),
+        }
+        match &events[2] {
+            Event::Left {
+                at,
+                duration,
+                frames,
+                name,
+                emotions,
+                reason,
+                first_seen,
+                last_seen,
+                ..
+            } => {
+                assert_eq!(at.frame, 59, "the last frame it was seen on");
+                assert_eq!((*first_seen, *last_seen), (Some(0.4), Some(2.36)));
+                assert_eq!(*duration, Some(2.0), "50 frames at 25 fps");
+                assert_eq!(*frames, 50);
+                assert_eq!(name, "Ada");
+                assert_eq!(emotions, &vec![("happy".to_string(), 0.6), ("sad".to_string(), 0.4)]);
+                assert_eq!(*reason, "gone");
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn left_comes_after_leave_after_missing_frames_not_before() {
+        let mut ev = FaceEvents::new(5);
+        assert_eq!(ev.frame(0, Some(0), &[face(Some(1), None, None)]).len(), 1);
+        for i in 1..5 {
+            assert!(ev.frame(i, Some(i * PERIOD), &[]).is_empty(), "frame {i}");
+        }
+        let out = ev.frame(5, Some(5 * PERIOD), &[]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind(), "left");
+        assert_eq!(ev.in_view(), 0);
+    }
+
+    #[test]
+    fn a_track_back_within_leave_after_is_one_visit() {
+        let mut frames = vec![vec![face(Some(3), None, None)]; 5];
+        frames.extend(vec![vec![]; 3]);
+        frames.extend(vec![vec![face(Some(3), None, None)]; 5]);
+        let events = run(&frames);
+        let kinds: Vec<_> = events.iter().map(Event::kind).collect();
+        assert_eq!(kinds, ["appeared", "left"]);
+        match &events[1] {
+            Event::Left {
+                frames,
+                name,
+                reason,
+                emotions,
+                ..
+            } => {
+                assert_eq!((*frames, name.as_str(), *reason), (10, "unknown", "end"));
+                assert!(emotions.is_empty());
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_name_is_a_new_identified_and_left_reports_the_last() {
+        let frames = vec![
+            vec![face(Some(1), Some("Ada"), None)],
+            vec![face(Some(1), Some("Ada"), None)],
+            vec![face(Some(1), Some("unknown"), None)],
+            vec![face(Some(1), Some("Bob"), None)],
+        ];
+        let events = run(&frames);
+        let names: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Identified { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["Ada", "Bob"]);
+        match events.last() {
+            Some(Event::Left { name, .. }) => assert_eq!(name, "Bob"),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn untracked_faces_give_no_events_and_two_people_are_kept_apart() {
+        let frames = vec![
+            vec![face(None, Some("Ada"), None)],
+            vec![face(Some(1), None, None), face(Some(2), Some("Bob"), None)],
+        ];
+        let events = run(&frames);
+        let kinds: Vec<_> = events.iter().map(|e| (e.kind(), e.track_id())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("appeared", 1),
+                ("appeared", 2),
+                ("identified", 2),
+                ("left", 1),
+                ("left", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_carry_the_event_kind_and_leave_out_what_is_unknown() {
+        let e = Event::Appeared {
+            track_id: 4,
+            at: When::new(12, None),
+            bbox: [1.0, 2.0, 3.0, 4.0],
+        };
+        assert_eq!(
+            e.to_line(),
+            r#"{"event":"appeared","track_id":4,"frame":12,"box":[1.0,2.0,3.0,4.0]}"#
+        );
+        let l = run(&[vec![face(Some(9), None, Some("neutral"))]]).pop().expect("left");
+        let line = l.to_line();
+        assert!(
+            line.starts_with(r#"{"event":"left","track_id":9,"frame":0,"pts":0,"time":0.0"#),
+            "{line}"
+        );
+        assert!(line.contains(r#""emotions":{"neutral":1.0}"#), "{line}");
+    }
+}

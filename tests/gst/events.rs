@@ -1,0 +1,143 @@
+//! Face events through the real elements: a person entering and leaving a video gives
+//! `appeared`, `identified` and `left` with the right times, as JSON lines and as bus
+//! messages.
+
+mod util;
+
+use gst::prelude::*;
+use util::*;
+
+const FPS: u64 = 25;
+const FRAME_NS: u64 = 1_000_000_000 / FPS;
+
+/// Pushes `blank` black frames, `person` frames of the photo, `blank` black frames at
+/// 25 fps through the chain; returns the JSON lines written and the element messages.
+fn visit(
+    photo: &str,
+    gallery: &std::path::Path,
+    blank: u64,
+    person: u64,
+    json: &std::path::Path,
+) -> (Vec<serde_json::Value>, Vec<gst::Structure>) {
+    init();
+    let (caps, picture) = photo_buffer(&asset(&format!("photos/{photo}")), "RGB");
+    let black = gst::Buffer::from_mut_slice(vec![0u8; picture.size()]);
+    let desc = format!(
+        "appsrc name=src format=time ! facedetect ! faceid gallery=\"{}\" ! faceemotion \
+         ! facejson mode=both location=\"{}\" ! fakesink",
+        gallery.display(),
+        json.display()
+    );
+    let pipeline = gst::parse::launch(&desc)
+        .expect("pipeline")
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let src = pipeline
+        .by_name("src")
+        .expect("appsrc")
+        .downcast::<gst_app::AppSrc>()
+        .expect("appsrc");
+    src.set_caps(Some(&caps));
+    let bus = pipeline.bus().expect("bus");
+    pipeline.set_state(gst::State::Playing).expect("plays");
+    for i in 0..(2 * blank + person) {
+        let mut buf = if (blank..blank + person).contains(&i) {
+            picture.copy()
+        } else {
+            black.copy()
+        };
+        {
+            let b = buf.get_mut().expect("writable");
+            b.set_pts(gst::ClockTime::from_nseconds(i * FRAME_NS));
+            b.set_duration(gst::ClockTime::from_nseconds(FRAME_NS));
+        }
+        src.push_buffer(buf).expect("pushed");
+    }
+    src.end_of_stream().expect("eos");
+    let mut messages = Vec::new();
+    for msg in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
+        match msg.view() {
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure()
+                    && s.name().starts_with("face-")
+                {
+                    messages.push(s.to_owned());
+                }
+            }
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).expect("stops");
+    let text = std::fs::read_to_string(json).expect("json written");
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    (lines, messages)
+}
+
+#[test]
+fn a_person_entering_and_leaving_gives_appeared_identified_and_left() {
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let json = temp_dir("events").join("out.jsonl");
+    // One second of nothing, two seconds of the person, one second of nothing.
+    let (lines, messages) = visit("obama2.jpg", &gallery, 25, 50, &json);
+
+    let frames = lines
+        .iter()
+        .filter(|l| l.get("frame").is_some() && l.get("event").is_none())
+        .count();
+    assert_eq!(frames, 100, "mode=both keeps a line per frame");
+    let events: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("event").is_some()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().expect("kind")).collect();
+    assert_eq!(kinds, ["appeared", "identified", "left"], "{events:?}");
+    let track = events[0]["track_id"].as_u64().expect("track id");
+    assert!(events.iter().all(|e| e["track_id"] == track), "one track: {events:?}");
+
+    // The detector runs on every other frame, so the face shows up within a frame.
+    let appeared = events[0]["time"].as_f64().expect("time");
+    assert!((1.0..=1.05).contains(&appeared), "appeared at {appeared} s");
+    let identified = events[1]["time"].as_f64().expect("time");
+    assert_eq!(events[1]["name"], "Barack_Obama");
+    assert!(
+        identified >= appeared && identified <= appeared + 0.25,
+        "identified at {identified} s"
+    );
+
+    let left = events[2];
+    assert_eq!(left["name"], "Barack_Obama");
+    assert_eq!(left["reason"], "gone");
+    let last = left["last_seen"].as_f64().expect("last seen");
+    assert!((2.9..=3.05).contains(&last), "last seen at {last} s");
+    let duration = left["duration"].as_f64().expect("duration");
+    assert!((1.9..=2.1).contains(&duration), "in view for {duration} s");
+    let shares: f64 = left["emotions"]
+        .as_object()
+        .expect("emotion shares")
+        .values()
+        .map(|v| v.as_f64().expect("share"))
+        .sum();
+    assert!((shares - 1.0).abs() < 0.01, "emotion shares sum to {shares}");
+
+    let names: Vec<&str> = messages.iter().map(|s| s.name().as_str()).collect();
+    assert_eq!(names, ["face-appeared", "face-identified", "face-left"]);
+    assert!(messages.iter().all(|s| s.get::<u64>("track-id") == Ok(track)));
+    assert_eq!(messages[1].get::<String>("name").as_deref(), Ok("Barack_Obama"));
+    let d = messages[2].get::<f64>("duration").expect("duration field");
+    assert!((d - duration).abs() < 1e-9);
+    let pts = messages[0].get::<gst::ClockTime>("pts").expect("pts field");
+    assert!((pts.seconds_f64() - appeared).abs() < 0.001);
+}
+
+#[test]
+fn a_stranger_is_never_identified_and_leaves_as_unknown() {
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let json = temp_dir("events-stranger").join("out.jsonl");
+    let (lines, _) = visit("biden.jpg", &gallery, 5, 30, &json);
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert_eq!(kinds, ["appeared", "left"], "{lines:?}");
+    let left = lines.iter().find(|l| l["event"] == "left").expect("left");
+    assert_eq!(left["name"], "unknown");
+}
