@@ -11,9 +11,8 @@
 //! Faces without a track id (facedetect `tracking=false`) have no identity over time and
 //! produce no events.
 
-use crate::record::FaceRecord;
+use crate::record::{FaceRecord, ordered_map};
 use serde::Serialize;
-use serde::ser::SerializeMap;
 use std::collections::BTreeMap;
 
 /// Frames a track must be missing before it counts as gone. facedetect already keeps a
@@ -95,14 +94,6 @@ pub enum Event {
         /// a seek or the element stopping).
         reason: &'static str,
     },
-}
-
-fn ordered_map<S: serde::Serializer>(pairs: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
-    let mut m = s.serialize_map(Some(pairs.len()))?;
-    for (k, v) in pairs {
-        m.serialize_entry(k, v)?;
-    }
-    m.end()
 }
 
 impl Event {

@@ -45,7 +45,8 @@ pub struct EmotionRecord {
     pub scores: Vec<(String, f64)>,
 }
 
-fn ordered_map<S: serde::Serializer>(pairs: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
+/// Serialises (key, value) pairs as a JSON object in their own order.
+pub(crate) fn ordered_map<S: serde::Serializer>(pairs: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(Some(pairs.len()))?;
     for (k, v) in pairs {
         m.serialize_entry(k, v)?;
