@@ -1,0 +1,260 @@
+//! The media pipeline as a launch line: source, face chain, H.264 encoder, payloader.
+//!
+//! gst-rtsp-server builds one pipeline per media from a launch line and wants the
+//! payloader named `pay0`. Elements the server looks up later have fixed names:
+//! `convert` (the first element after the decoder, where `--loop` restarts the file)
+//! and `leak` (the leaky queue in front of the analysis, where `--stamp` writes).
+
+use crate::args::{Input, Options, Source, UsageError};
+
+/// Element names the server finds in the media (see the module docs).
+pub const CONVERT: &str = "convert";
+pub const LEAK: &str = "leak";
+
+/// A value for a launch line, in double quotes (paths and URLs may hold spaces or `!`).
+pub fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// The H.264 encoders face-rtsp knows how to configure for low latency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoder {
+    X264,
+    /// Jetson: takes NVMM memory, so nvvidconv copies the annotated frame there first.
+    Nvv4l2,
+    /// The `va` plugin (gst-plugins-bad, VA-API on Intel/AMD).
+    Va,
+    /// The older gstreamer-vaapi plugin.
+    Vaapi,
+    /// V4L2 memory-to-memory encoders (Raspberry Pi and other SoCs).
+    V4l2,
+}
+
+impl Encoder {
+    /// Hardware first: `auto` takes the first of these whose element is installed.
+    const AUTO_ORDER: [Encoder; 5] = [Self::Nvv4l2, Self::Va, Self::Vaapi, Self::V4l2, Self::X264];
+
+    pub fn factory(self) -> &'static str {
+        match self {
+            Self::X264 => "x264enc",
+            Self::Nvv4l2 => "nvv4l2h264enc",
+            Self::Va => "vah264enc",
+            Self::Vaapi => "vaapih264enc",
+            Self::V4l2 => "v4l2h264enc",
+        }
+    }
+
+    fn installed(self) -> bool {
+        gst::ElementFactory::find(self.factory()).is_some()
+    }
+
+    /// `--encoder` to an encoder whose element is installed (GStreamer must be initialised).
+    pub fn resolve(name: &str) -> Result<Encoder, UsageError> {
+        const FLAG: &str = "--encoder";
+        let named = match name {
+            "auto" => {
+                return Self::AUTO_ORDER.into_iter().find(|e| e.installed()).ok_or_else(|| {
+                    UsageError::new(
+                        FLAG,
+                        Some(name),
+                        "no H.264 encoder is installed (x264enc is in gstreamer1.0-plugins-ugly)",
+                    )
+                });
+            }
+            "x264" | "x264enc" => Self::X264,
+            "nvv4l2" | "nvv4l2h264enc" => Self::Nvv4l2,
+            "va" | "vah264enc" => Self::Va,
+            "vaapi" | "vaapih264enc" => Self::Vaapi,
+            "v4l2" | "v4l2h264enc" => Self::V4l2,
+            _ => {
+                return Err(UsageError::new(
+                    FLAG,
+                    Some(name),
+                    "unknown encoder (auto, x264, nvv4l2, va, vaapi or v4l2)",
+                ));
+            }
+        };
+        if named.installed() {
+            Ok(named)
+        } else {
+            Err(UsageError::new(
+                FLAG,
+                Some(name),
+                format!("element {} is not installed", named.factory()),
+            ))
+        }
+    }
+
+    /// The encoder's part of the launch line, from I420 system memory to H.264.
+    /// Every one is set for latency: no B-frames, and a keyframe every `key_int` frames
+    /// so that a client joining the shared stream can start decoding within about a second.
+    pub fn launch(self, bitrate_kbps: u32, key_int: u32) -> String {
+        let bps = u64::from(bitrate_kbps) * 1000;
+        match self {
+            // zerolatency: no lookahead, no B-frames, sliced threads; ultrafast keeps the
+            // CPU for the analysis.
+            Self::X264 => {
+                format!("x264enc tune=zerolatency speed-preset=ultrafast bitrate={bitrate_kbps} key-int-max={key_int}")
+            }
+            Self::Nvv4l2 => format!(
+                "nvvidconv ! video/x-raw(memory:NVMM),format=I420 ! nvv4l2h264enc bitrate={bps} \
+                 iframeinterval={key_int} idrinterval={key_int} insert-sps-pps=true maxperf-enable=true"
+            ),
+            Self::Va => format!("vah264enc bitrate={bitrate_kbps} key-int-max={key_int} b-frames=0"),
+            Self::Vaapi => format!("vaapih264enc bitrate={bitrate_kbps} keyframe-period={key_int} max-bframes=0"),
+            Self::V4l2 => format!(
+                "v4l2h264enc extra-controls=\"controls,video_bitrate={bps},h264_i_frame_period={key_int}\" \
+                 ! video/x-h264,level=(string)4"
+            ),
+        }
+    }
+}
+
+fn source(input: &Input, rtsp_latency_ms: u32) -> String {
+    match input {
+        // clocksync releases each decoded frame at its timestamp: a file then behaves like
+        // a camera. Without it the decoder would run as fast as the CPU allows and the
+        // leaky queue below would throw most frames away.
+        Input::File(path) => format!(
+            "filesrc location={} ! decodebin ! videoconvert name={CONVERT} ! clocksync",
+            quote(&path.to_string_lossy())
+        ),
+        // decodebin passes raw formats through and decodes MJPEG/H.264 cameras.
+        Input::Device(dev) => format!(
+            "v4l2src device={} ! decodebin ! videoconvert name={CONVERT}",
+            quote(dev)
+        ),
+        // latency: the jitterbuffer's delay (ms), the floor of what this input adds;
+        // drop-on-latency: packets that arrive later than that are dropped instead of
+        // letting the delay grow.
+        Input::Rtsp(url) => format!(
+            "rtspsrc location={} latency={rtsp_latency_ms} drop-on-latency=true ! decodebin ! videoconvert name={CONVERT}",
+            quote(url)
+        ),
+    }
+}
+
+fn with_opts(element: &str, opts: &str) -> String {
+    let opts = opts.trim();
+    if opts.is_empty() {
+        element.to_string()
+    } else {
+        format!("{element} {opts}")
+    }
+}
+
+/// The element and options given for one analysis element, to check on their own.
+pub fn element_options(o: &Options) -> [(&'static str, &'static str, String); 4] {
+    [
+        ("--detect-opts", "facedetect", o.detect_opts.clone()),
+        ("--id-opts", "faceid", o.id_opts.clone()),
+        ("--emotion-opts", "faceemotion", o.emotion_opts.clone()),
+        ("--annotate-opts", "faceannotate", o.annotate_opts.clone()),
+    ]
+}
+
+/// The media's launch line, in parentheses as gst-rtsp-server expects.
+pub fn launch_line(o: &Options, encoder: Encoder) -> String {
+    let input = match &o.source {
+        Source::Launch(line) => return format!("( {line} )"),
+        Source::Input(i) => i,
+    };
+    let scale = match o.size {
+        Some((w, h)) => format!("videoscale ! video/x-raw,format=I420,width={w},height={h}"),
+        None => "video/x-raw,format=I420".to_string(),
+    };
+    let gallery = o
+        .gallery
+        .as_ref()
+        .map(|g| format!(" gallery={}", quote(&g.to_string_lossy())))
+        .unwrap_or_default();
+    // The leaky queue is what keeps the stream live when the analysis is slower than
+    // the source: it holds at most two frames and drops the oldest when a third comes,
+    // so frames are skipped rather than delayed, and the delay stays bounded at about
+    // two frames plus the processing time however long the stream runs. The small queue
+    // between detection and identification lets the two run in parallel on two cores;
+    // the one before the encoder does the same for encoding. Neither is leaky: they
+    // only push back to the leaky one.
+    [
+        format!("( {}", source(input, o.rtsp_latency_ms)),
+        scale,
+        format!("queue name={LEAK} leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0"),
+        with_opts("facedetect", &o.detect_opts),
+        "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0".to_string(),
+        with_opts(&format!("faceid{gallery}"), &o.id_opts),
+        with_opts("faceemotion", &o.emotion_opts),
+        with_opts("faceannotate", &o.annotate_opts),
+        "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0".to_string(),
+        encoder.launch(o.bitrate_kbps, o.keyframe_interval),
+        // config-interval=-1: SPS/PPS go with every keyframe, so a late joiner needs nothing else.
+        "h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )".to_string(),
+    ]
+    .join(" ! ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::{Command, parse};
+
+    fn options(a: &[&str]) -> Options {
+        match parse(a.iter().map(|s| s.to_string())).unwrap() {
+            Command::Serve(o) => *o,
+            Command::Help => panic!("help"),
+        }
+    }
+
+    #[test]
+    fn quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote(r#"a "b"\c"#), r#""a \"b\"\\c""#);
+    }
+
+    #[test]
+    fn rtsp_input_chain_has_every_stage_in_order() {
+        let o = options(&[
+            "--input",
+            "rtsp://cam:554/s",
+            "--detect-opts",
+            "interval=1",
+            "--size",
+            "1280x720",
+        ]);
+        let line = launch_line(&o, Encoder::X264);
+        let order = [
+            "rtspsrc location=\"rtsp://cam:554/s\" latency=200 drop-on-latency=true",
+            "videoscale ! video/x-raw,format=I420,width=1280,height=720",
+            "queue name=leak leaky=downstream max-size-buffers=2",
+            "facedetect interval=1",
+            "faceid",
+            "faceemotion",
+            "faceannotate",
+            "x264enc tune=zerolatency",
+            "rtph264pay name=pay0 pt=96 config-interval=-1 )",
+        ];
+        let mut at = 0;
+        for part in order {
+            let found = line[at..]
+                .find(part)
+                .unwrap_or_else(|| panic!("{part} missing in order: {line}"));
+            at += found + part.len();
+        }
+    }
+
+    #[test]
+    fn launch_line_is_wrapped() {
+        let o = options(&["--launch", "videotestsrc ! x264enc ! rtph264pay name=pay0"]);
+        assert_eq!(
+            launch_line(&o, Encoder::X264),
+            "( videotestsrc ! x264enc ! rtph264pay name=pay0 )"
+        );
+    }
+}
