@@ -39,6 +39,9 @@ fn backends_in_use(props: &str) -> Vec<String> {
 fn every_inference_element_says_which_backend_runs_and_why() {
     for in_use in backends_in_use("") {
         assert!(in_use.contains("auto"), "{in_use}");
+        if in_use.starts_with("tensorrt") {
+            continue; // a TensorRT machine: auto took the fastest
+        }
         // No TensorRT here (not built in, or no libnvinfer): auto says it skipped it.
         assert!(in_use.contains("tensorrt skipped"), "{in_use}");
         if onnxruntime_library().is_some() {
@@ -89,7 +92,10 @@ fn a_missing_onnxruntime_library_fails_naming_the_property_and_path() {
 fn backend_tensorrt_without_tensorrt_is_a_clear_error() {
     init();
     let (r, _) = play("videotestsrc num-buffers=2 ! facedetect backend=tensorrt ! fakesink");
-    let err = r.expect_err("no TensorRT on this machine");
+    let Err(err) = r else {
+        eprintln!("TensorRT works on this machine: nothing to check here");
+        return;
+    };
     assert!(err.contains("'backend'") && err.contains("tensorrt"), "{err}");
     assert!(
         err.contains("--features tensorrt") || err.contains("libnvinfer"),
