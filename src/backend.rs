@@ -159,6 +159,15 @@ impl BackendOptions {
             ..Self::default()
         }
     }
+
+    /// The same options for another model than the one `tensorrt.engine` was built
+    /// from (MTCNN's other nets, faceid's detector for gallery photos): an engine file
+    /// serves one model only, so the others build or find their own.
+    pub fn without_engine(&self) -> Self {
+        let mut o = self.clone();
+        o.tensorrt.engine = None;
+        o
+    }
 }
 
 /// A loaded model, which backend runs it and why that one.
@@ -217,9 +226,10 @@ pub fn load_with(path: &Path, options: &BackendOptions) -> Result<Loaded> {
         BackendChoice::Auto => {
             let mut skipped = Vec::new();
             for kind in [BackendKind::TensorRt, BackendKind::OnnxRuntime] {
-                match available(kind, options).and_then(|_| load_kind(path, kind, options)) {
-                    Ok(model) => {
-                        let how = describe(kind, options);
+                let tried =
+                    available(kind, options).and_then(|how| load_kind(path, kind, options).map(|model| (model, how)));
+                match tried {
+                    Ok((model, how)) => {
                         return Ok(Loaded {
                             model,
                             kind,
@@ -247,32 +257,17 @@ fn auto_reason(skipped: &[String], chosen: &str) -> String {
     }
 }
 
-/// Whether `kind` can run here at all (its library is found), before trying a model.
-pub fn available(kind: BackendKind, options: &BackendOptions) -> Result<()> {
+/// Whether `kind` can run here at all (its library is found), before trying a model;
+/// on success, what was found (e.g. "onnxruntime 1.31.1 from /…/libonnxruntime.so.1.31.1").
+pub fn available(kind: BackendKind, options: &BackendOptions) -> Result<String> {
     match kind {
-        BackendKind::Tract => Ok(()),
-        BackendKind::OnnxRuntime => onnxruntime::init(options.onnxruntime_library.as_deref()).map(|_| ()),
+        BackendKind::Tract => Ok("tract".into()),
+        BackendKind::OnnxRuntime => onnxruntime::init(options.onnxruntime_library.as_deref())
+            .map(|lib| format!("onnxruntime {} from {}", lib.version, lib.path.display())),
         #[cfg(feature = "tensorrt")]
-        BackendKind::TensorRt => tensorrt::probe().map(|_| ()),
+        BackendKind::TensorRt => tensorrt::probe().map(|what| format!("tensorrt ({what})")),
         #[cfg(not(feature = "tensorrt"))]
         BackendKind::TensorRt => bail!("this build has no TensorRT support (build with --features tensorrt)"),
-    }
-}
-
-fn describe(kind: BackendKind, options: &BackendOptions) -> String {
-    match kind {
-        BackendKind::Tract => "tract".into(),
-        BackendKind::OnnxRuntime => match onnxruntime::init(options.onnxruntime_library.as_deref()) {
-            Ok(lib) => format!("onnxruntime {} from {}", lib.version, lib.path.display()),
-            Err(_) => "onnxruntime".into(),
-        },
-        #[cfg(feature = "tensorrt")]
-        BackendKind::TensorRt => match tensorrt::probe() {
-            Ok(what) => format!("tensorrt ({what})"),
-            Err(_) => "tensorrt".into(),
-        },
-        #[cfg(not(feature = "tensorrt"))]
-        BackendKind::TensorRt => "tensorrt".into(),
     }
 }
 

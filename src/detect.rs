@@ -53,8 +53,7 @@ impl Detector {
             pnet.with_file_name(name)
         };
         // The TensorRT engine option names one model's engine; it cannot serve three nets.
-        let mut options = options.clone();
-        options.tensorrt.engine = None;
+        let options = options.without_engine();
         let pnet = backend::load_with(pnet, &options)?;
         let mtcnn = Mtcnn::new(
             pnet.model.clone(),

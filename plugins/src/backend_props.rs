@@ -28,6 +28,17 @@ pub enum Backend {
     TensorRt = 3,
 }
 
+impl From<BackendChoice> for Backend {
+    fn from(c: BackendChoice) -> Self {
+        match c {
+            BackendChoice::Auto => Backend::Auto,
+            BackendChoice::Only(BackendKind::Tract) => Backend::Tract,
+            BackendChoice::Only(BackendKind::OnnxRuntime) => Backend::OnnxRuntime,
+            BackendChoice::Only(BackendKind::TensorRt) => Backend::TensorRt,
+        }
+    }
+}
+
 impl From<Backend> for BackendChoice {
     fn from(b: Backend) -> Self {
         match b {
@@ -42,7 +53,6 @@ impl From<Backend> for BackendChoice {
 /// The properties' values, one per element.
 #[derive(Debug, Clone, Default)]
 pub struct BackendSettings {
-    pub backend: Backend,
     pub options: BackendOptions,
     /// What `start()` chose, for the read-only `backend-in-use` (empty before start).
     pub in_use: String,
@@ -126,10 +136,7 @@ impl BackendSettings {
     pub fn set(&mut self, name: &str, value: &glib::Value) -> bool {
         let trt = &mut self.options.tensorrt;
         match name {
-            "backend" => {
-                self.backend = value.get().unwrap_or_default();
-                self.options.choice = self.backend.into();
-            }
+            "backend" => self.options.choice = value.get::<Backend>().unwrap_or_default().into(),
             "onnxruntime-library" => self.options.onnxruntime_library = path(value),
             "engine" => trt.engine = path(value),
             "engine-cache" => trt.cache_dir = path(value),
@@ -146,7 +153,7 @@ impl BackendSettings {
         let trt = &self.options.tensorrt;
         let text = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value();
         Some(match name {
-            "backend" => self.backend.to_value(),
+            "backend" => Backend::from(self.options.choice).to_value(),
             "backend-in-use" => self.in_use.to_value(),
             "onnxruntime-library" => text(&self.options.onnxruntime_library),
             "engine" => text(&trt.engine),
@@ -157,31 +164,31 @@ impl BackendSettings {
             _ => return None,
         })
     }
-
-    /// Options for an auxiliary model (faceid's detector for gallery photos): the same
-    /// backend choice, but the `engine` file belongs to the element's main model.
-    pub fn auxiliary_options(&self) -> BackendOptions {
-        let mut o = self.options.clone();
-        o.tensorrt.engine = None;
-        o
-    }
 }
 
-/// Loads an element's main model (its `model` property) as the backend properties say;
-/// the error names both properties, the path and why.
+/// Loads an element's main model (its `model` property) as the backend properties say.
 pub fn load_model(what: &str, model: &Path, options: &BackendOptions) -> Result<Loaded, gst::ErrorMessage> {
-    backend::load_with(model, options).map_err(|e| {
-        gst::error_msg!(
-            gst::ResourceError::OpenRead,
-            [
-                "Cannot use the {} from property 'model' ({}) with property 'backend' ({}): {:#}",
-                what,
-                model.display(),
-                options.choice,
-                e
-            ]
-        )
-    })
+    backend::load_with(model, options).map_err(|e| load_error(what, &model.display(), options, &e))
+}
+
+/// The state-change error when the `model` property cannot be loaded: names both
+/// properties, the model and why.
+pub fn load_error(
+    what: &str,
+    model: &dyn std::fmt::Display,
+    options: &BackendOptions,
+    e: &anyhow::Error,
+) -> gst::ErrorMessage {
+    gst::error_msg!(
+        gst::ResourceError::OpenRead,
+        [
+            "Cannot use the {} from property 'model' ({}) with property 'backend' ({}): {:#}",
+            what,
+            model,
+            options.choice,
+            e
+        ]
+    )
 }
 
 /// The line for `backend-in-use` and the log.

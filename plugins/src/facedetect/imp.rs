@@ -258,17 +258,8 @@ impl BaseTransformImpl for FaceDetect {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
             (s.model.clone(), s.backend.options.clone())
         };
-        let (detector, loaded) = Detector::load(&model, &options).map_err(|e| {
-            gst::error_msg!(
-                gst::ResourceError::OpenRead,
-                [
-                    "Cannot use the detector model from property 'model' ({}) with property 'backend' ({}): {:#}",
-                    model,
-                    options.choice,
-                    e
-                ]
-            )
-        })?;
+        let (detector, loaded) = Detector::load(&model, &options)
+            .map_err(|e| backend_props::load_error("detector model", &model, &options, &e))?;
         let in_use = backend_props::describe(&loaded);
         gst::info!(CAT, imp = self, "loaded {} ({}) on {}", model, detector.name(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;

@@ -251,18 +251,19 @@ impl BaseTransformImpl for FaceId {
             }
             Some(path) => {
                 let opened = if path.is_dir() {
-                    let detector = faceengine::backend::load_with(&s.detector_model, &s.backend.auxiliary_options())
-                        .and_then(|l| YuNet::new(l.model))
-                        .map_err(|e| {
-                            gst::error_msg!(
-                                gst::ResourceError::OpenRead,
-                                [
-                                    "Cannot use the detector model from property 'detector-model' ({}): {:#}",
-                                    s.detector_model.display(),
-                                    e
-                                ]
-                            )
-                        })?;
+                    let detector =
+                        faceengine::backend::load_with(&s.detector_model, &s.backend.options.without_engine())
+                            .and_then(|l| YuNet::new(l.model))
+                            .map_err(|e| {
+                                gst::error_msg!(
+                                    gst::ResourceError::OpenRead,
+                                    [
+                                        "Cannot use the detector model from property 'detector-model' ({}): {:#}",
+                                        s.detector_model.display(),
+                                        e
+                                    ]
+                                )
+                            })?;
                     Gallery::build_from_dir(path, &detector, &embedder)
                 } else if path.is_file() {
                     Gallery::load(path).map(|g| (g, Vec::new()))
