@@ -210,8 +210,9 @@ impl BaseTransformImpl for FaceJson {
         if let Some(mut st) = self.state.lock().unwrap_or_else(|e| e.into_inner()).take() {
             // Stopped without an end of stream: the faces still in view leave now.
             let left = st.events.finish();
-            self.emit(&mut st, &left)
+            write_events(&mut st, &left)
                 .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]))?;
+            self.post(st.messages, &left);
             st.out
                 .flush()
                 .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]))?;
@@ -236,18 +237,41 @@ impl BaseTransformImpl for FaceJson {
     fn sink_event(&self, event: gst::Event) -> bool {
         // End of stream, or a seek (the faces after it are other visits): every face in
         // view leaves.
-        if matches!(event.view(), gst::EventView::Eos(_) | gst::EventView::FlushStop(_))
-            && let Some(st) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
-        {
-            let left = st.events.finish();
-            if let Err(e) = self.emit(st, &left).and_then(|_| st.out.flush()) {
-                gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
+        if matches!(event.view(), gst::EventView::Eos(_) | gst::EventView::FlushStop(_)) {
+            let finished = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut().map(|st| {
+                let left = st.events.finish();
+                let written = write_events(st, &left).and_then(|_| st.out.flush());
+                (written, st.messages, left)
+            });
+            // The state lock is released: the messages and any error go out without it.
+            match finished {
+                Some((Err(e), ..)) => {
+                    gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
+                }
+                Some((Ok(()), messages, left)) => self.post(messages, &left),
+                None => {}
             }
         }
         self.parent_sink_event(event)
     }
 
     fn transform_ip_passthrough(&self, buf: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let (written, messages, happened) = self.record(buf)?;
+        // Posted after the state lock is released: a synchronous bus handler may call
+        // back into the element (stop it, for one) without deadlocking.
+        if let Err(e) = written {
+            gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
+            return Err(gst::FlowError::Error);
+        }
+        self.post(messages, &happened);
+        Ok(gst::FlowSuccess::Ok)
+    }
+}
+
+impl FaceJson {
+    /// Writes the frame's line (unless mode=events) and the events it causes; returns the
+    /// outcome of the writing, whether to post messages, and the events.
+    fn record(&self, buf: &gst::Buffer) -> Result<(std::io::Result<()>, bool, Vec<Event>), gst::FlowError> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let (width, height) = st.size.ok_or(gst::FlowError::NotNegotiated)?;
@@ -270,31 +294,34 @@ impl BaseTransformImpl for FaceJson {
             line.push('\n');
             st.out.write_all(line.as_bytes())
         };
-        if let Err(e) = written.and_then(|_| self.emit(st, &happened)) {
-            gst::element_imp_error!(self, gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]);
-            return Err(gst::FlowError::Error);
+        let written = written.and_then(|_| write_events(st, &happened));
+        Ok((written, st.messages, happened))
+    }
+
+    /// Posts the events on the bus (property `messages`); call without the state lock.
+    fn post(&self, messages: bool, happened: &[Event]) {
+        if !messages {
+            return;
         }
-        Ok(gst::FlowSuccess::Ok)
+        for event in happened {
+            let _ = self
+                .obj()
+                .post_message(gst::message::Element::builder(message(event)).src(&*self.obj()).build());
+        }
     }
 }
 
-impl FaceJson {
-    /// Writes the events (modes events and both) and posts them on the bus.
-    fn emit(&self, st: &mut State, happened: &[Event]) -> std::io::Result<()> {
-        for event in happened {
-            if st.mode != Mode::Frames {
-                let mut line = event.to_line();
-                line.push('\n');
-                st.out.write_all(line.as_bytes())?;
-            }
-            if st.messages {
-                let _ = self
-                    .obj()
-                    .post_message(gst::message::Element::builder(message(event)).src(&*self.obj()).build());
-            }
-        }
-        Ok(())
+/// Writes the events as lines (modes events and both).
+fn write_events(st: &mut State, happened: &[Event]) -> std::io::Result<()> {
+    if st.mode == Mode::Frames {
+        return Ok(());
     }
+    for event in happened {
+        let mut line = event.to_line();
+        line.push('\n');
+        st.out.write_all(line.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The bus message for an event: structure `face-appeared`, `face-identified` or
