@@ -23,7 +23,8 @@
 #                             scales the frame's longest side to working-size (640) and
 #                             pads both sides to a multiple of 32, e.g. 640x384 for 16:9
 #   sface.onnx                [N,3,112,112], N from 1 to max-batch, tuned for half of it
-#   emotion-minixception.onnx [N,1,64,64], same batch range
+#   emotion-fer48.onnx        [N,1,48,48], same batch range (faceemotion's default)
+#   emotion-minixception.onnx [N,1,64,64], same batch range (the baseline, model=...)
 # With --dla: TensorRT 8.5's DLA only runs layers of static shape, so with these ranges
 # most layers fall back to the GPU; trtexec --verbose lists where each layer runs.
 set -euo pipefail
@@ -111,5 +112,6 @@ build() { # model input min opt max
 
 build yunet.onnx input 1x3x32x32 1x3x640x640 1x3x1920x1920
 build sface.onnx data 1x3x112x112 "${half}x3x112x112" "${max_batch}x3x112x112"
+build emotion-fer48.onnx face 1x1x48x48 "${half}x1x48x48" "${max_batch}x1x48x48"
 build emotion-minixception.onnx input 1x1x64x64 "${half}x1x64x64" "${max_batch}x1x64x64"
 echo "done: the elements use these with backend=tensorrt (and the same --fp32/--dla/--max-batch settings)"

@@ -200,6 +200,43 @@ struct CacheKey {
 
 static CACHE: LazyLock<Mutex<HashMap<CacheKey, Weak<dyn Backend>>>> = LazyLock::new(Default::default);
 
+/// The declared shape of an ONNX file's first input, read from the file itself so the
+/// answer does not depend on the backend: `None` for a symbolic axis (a batch axis).
+pub fn onnx_input_dims(path: &Path) -> Result<Vec<Option<usize>>> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    use tract_onnx::pb::type_proto::Value as Type;
+    use tract_onnx::prelude::Framework;
+    let proto = tract_onnx::onnx()
+        .proto_model_for_path(path)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("cannot read ONNX file {}", path.display()))?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .with_context(|| format!("{} has no graph", path.display()))?;
+    // Old exporters also list the weights as graph inputs; the real input is not a weight.
+    let input = graph
+        .input
+        .iter()
+        .find(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+        .with_context(|| format!("{} has no input", path.display()))?;
+    let Some(Type::TensorType(tensor)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        bail!("{}: input '{}' is not a tensor", path.display(), input.name);
+    };
+    let shape = tensor
+        .shape
+        .as_ref()
+        .with_context(|| format!("{}: input '{}' has no declared shape", path.display(), input.name))?;
+    Ok(shape
+        .dim
+        .iter()
+        .map(|d| match d.value {
+            Some(Dim::DimValue(v)) if v > 0 => usize::try_from(v).ok(),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Loads `path` with one backend and its default options (or the instance already loaded).
 pub fn load(path: &Path, kind: BackendKind) -> Result<Arc<dyn Backend>> {
     load_with(path, &BackendOptions::only(kind)).map(|l| l.model)

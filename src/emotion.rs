@@ -4,13 +4,14 @@ use crate::backend::Backend;
 use crate::frame::FrameView;
 use crate::tensor::Tensor;
 use anyhow::{Result, bail, ensure};
+use std::path::Path;
 use std::sync::Arc;
 
 /// FER2013's classes, in its label order.
 pub const FER_LABELS: [&str; 7] = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 
-/// Side of the grey square the emotion network reads.
-pub const INPUT_SIZE: usize = 64;
+/// The bundled default model (trained by models/training/train_emotion.py).
+pub const DEFAULT_MODEL: &str = "emotion-fer48.onnx";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emotion {
@@ -61,13 +62,35 @@ pub fn crop_region(bbox: &[f32; 4]) -> [f32; 4] {
     [cx - side / 2.0, cy - side / 2.0, side, side]
 }
 
+/// The side of the square grey face an emotion model reads, from its ONNX input
+/// `[N,1,S,S]`: 48 for the bundled model (FER2013's own size), 64 for mini-Xception.
+pub fn input_side(path: &Path) -> Result<usize> {
+    let dims = crate::backend::onnx_input_dims(path)?;
+    match dims.as_slice() {
+        [_, Some(1), Some(h), Some(w)] if h == w && *h > 0 => Ok(*h),
+        _ => bail!(
+            "{}: an emotion model must take grey square faces [N,1,S,S]; this one takes {:?}",
+            path.display(),
+            dims
+        ),
+    }
+}
+
 pub struct EmotionClassifier {
     model: Arc<dyn Backend>,
+    side: usize,
 }
 
 impl EmotionClassifier {
-    pub fn new(model: Arc<dyn Backend>) -> Self {
-        Self { model }
+    /// `model` loaded from `path`; the input size is read from the same file.
+    pub fn new(model: Arc<dyn Backend>, path: &Path) -> Result<Self> {
+        let side = input_side(path)?;
+        Ok(Self { model, side })
+    }
+
+    /// Side of the grey square the model reads.
+    pub fn side(&self) -> usize {
+        self.side
     }
 
     /// Classifies the faces in these boxes, one model call for all, over the classes
@@ -76,20 +99,21 @@ impl EmotionClassifier {
         if boxes.is_empty() {
             return Ok(Vec::new());
         }
-        let per = INPUT_SIZE * INPUT_SIZE;
+        let side = self.side;
+        let per = side * side;
         let mut data = Vec::with_capacity(per * boxes.len());
         for b in boxes {
             data.extend(
                 frame
-                    .crop_grey(crop_region(b), INPUT_SIZE, INPUT_SIZE)
+                    .crop_grey(crop_region(b), side, side)
                     .into_iter()
                     .map(normalise_pixel),
             );
         }
-        self.classify_tensor(Tensor::new(vec![boxes.len(), 1, INPUT_SIZE, INPUT_SIZE], data)?, subset)
+        self.classify_tensor(Tensor::new(vec![boxes.len(), 1, side, side], data)?, subset)
     }
 
-    /// Classifies prepared input `[N, 1, 64, 64]` (already normalised to -1..1).
+    /// Classifies prepared input `[N, 1, side, side]` (already normalised to -1..1).
     pub fn classify_tensor(&self, batch: Tensor, subset: &[usize]) -> Result<Vec<Emotion>> {
         let n = batch.batch();
         let out = self.model.run(&[batch])?;
@@ -125,7 +149,8 @@ impl EmotionClassifier {
     }
 }
 
-/// mini-Xception's input scaling: 0..255 to -1..1.
+/// The emotion models' input scaling: 0..255 to -1..1 (mini-Xception's, kept in
+/// training ours so either model runs through the same code).
 #[inline]
 pub fn normalise_pixel(v: f32) -> f32 {
     (v / 255.0 - 0.5) * 2.0

@@ -13,14 +13,19 @@
 //! A track can change hands without its id changing (someone else sits down where the
 //! tracker could not see the cut). Two guards: a face whose thumbnail changes at once is
 //! checked on that frame, and an embedding far from the track's previous one (cosine
-//! under `same_person`) starts the evidence afresh.
+//! under `same_person`) starts the evidence afresh, unless the gallery vouches for it:
+//! the new face's best match on its own is the track's person, at that person's naming
+//! threshold. Two photos of one person can be further apart than `same_person` (another
+//! year, light, pose), and the gallery, which holds several of their photos, knows them
+//! better than the track's last embedding does.
 //!
 //! The opposite happens too: the tracker starts a new track where the picture of the
 //! same person changed at once (a turn of the head into the light, a cut between two
 //! cameras on one speaker). A new track that appears where a track ended on the frame
 //! before, with an embedding close to that track's last one (cosine at least
-//! `same_person`, the same test as above), takes over its evidence instead of starting
-//! from nothing, so the name does not drop to unknown and come back.
+//! `same_person`) or one the gallery vouches for (the same tests as above), takes over
+//! its evidence instead of starting from nothing, so the name does not drop to unknown
+//! and come back.
 
 use crate::detect::iou;
 use crate::embed::{Embedding, cosine};
@@ -154,14 +159,30 @@ impl Identities {
     /// The track that a new track appearing at `bbox` on `frame` with this embedding
     /// continues, if any: one last seen on the frame before in about the same place (no
     /// longer in view) whose last embedding is the same person's.
-    fn predecessor(&self, frame: u64, bbox: &[f32; 4], embedding: &[f32]) -> Option<u64> {
+    fn predecessor(&self, frame: u64, bbox: &[f32; 4], embedding: &Embedding, similarities: &[f32]) -> Option<u64> {
         self.tracks
             .iter()
             .filter(|(_, t)| t.last_seen + 1 == frame && t.checks > 0)
             .map(|(id, t)| (*id, iou(&t.bbox, bbox), t))
-            .filter(|(_, overlap, t)| *overlap >= 0.5 && cosine(&t.last_embedding, embedding) >= self.cfg.same_person)
+            .filter(|(_, overlap, t)| *overlap >= 0.5 && self.same_person(t, embedding, similarities))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(id, _, _)| id)
+    }
+
+    /// Whether this face is the one the track has been following: its embedding is close
+    /// to the track's last one, or the track is named and the gallery, on this face
+    /// alone, names the same person at the threshold for this face's quality.
+    fn same_person(&self, t: &TrackState, embedding: &Embedding, similarities: &[f32]) -> bool {
+        if cosine(&t.last_embedding, &embedding.vector) >= self.cfg.same_person {
+            return true;
+        }
+        let Some(p) = t.person else { return false };
+        let best = similarities
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i);
+        best == Some(p) && similarities[p] >= self.cfg.threshold.at(embedding.magnitude)
     }
 
     /// Adds one check: the face (at `bbox`), its embedding and its similarity to each
@@ -176,11 +197,17 @@ impl Identities {
     ) -> Answer {
         let area = bbox[2] * bbox[3];
         if !self.tracks.contains_key(&track)
-            && let Some(old) = self.predecessor(frame, &bbox, &embedding.vector)
+            && let Some(old) = self.predecessor(frame, &bbox, embedding, similarities)
             && let Some(state) = self.tracks.remove(&old)
         {
             self.tracks.insert(track, state);
         }
+        // Someone else now? (See the module comment.) Decided before the entry is
+        // borrowed mutably below.
+        let someone_else = self
+            .tracks
+            .get(&track)
+            .is_some_and(|t| t.checks > 0 && !self.same_person(t, embedding, similarities));
         let cfg = &self.cfg;
         let t = self.tracks.entry(track).or_insert_with(|| TrackState {
             evidence: similarities.to_vec(),
@@ -195,8 +222,8 @@ impl Identities {
             look: None,
             look_changed: false,
         });
-        if t.checks > 0 && cosine(&t.last_embedding, &embedding.vector) < cfg.same_person {
-            // Someone else now: forget what was said about the previous face.
+        if someone_else {
+            // Forget what was said about the previous face.
             t.checks = 0;
             t.person = None;
         }
@@ -417,6 +444,33 @@ mod tests {
         let elsewhere = [50.0, 0.0, 10.0, 10.0];
         assert_eq!(id.observe(2, 1, elsewhere, &e0, &[0.4, 0.1]).person, None);
         assert_eq!(id.observe(3, 9, BOX, &e0, &[0.4, 0.1]).person, None);
+    }
+
+    #[test]
+    fn another_photo_of_the_same_person_keeps_the_name_when_the_gallery_agrees() {
+        // Two photos of person 0 whose embeddings are far apart (cosine 0), the second
+        // one still matched to person 0 by the gallery on its own.
+        let other_photo = clear(&[0.0, 1.0]);
+        // Under the same track id: the evidence is kept, the name never changes.
+        let mut id = settled(1, 5, &[0.6, 0.1]);
+        let a = id.observe(1, 5, BOX, &other_photo, &[0.5, 0.2]);
+        assert_eq!(a.person, Some(0), "{a:?}");
+        assert!(a.similarity > 0.5, "the evidence was kept: {a:?}");
+        // As a new track where the old one just ended: handed over.
+        let mut id = settled(1, 5, &[0.6, 0.1]);
+        let a = id.observe(2, 5, BOX, &other_photo, &[0.5, 0.2]);
+        assert_eq!(a.person, Some(0), "{a:?}");
+        assert!(id.answer(1).is_none(), "the old track was handed over");
+        // The gallery preferring someone else, or not reaching the threshold, is not
+        // enough: the evidence starts afresh.
+        let mut id = settled(1, 5, &[0.6, 0.1]);
+        let a = id.observe(1, 5, BOX, &other_photo, &[0.5, 0.55]);
+        assert_eq!(a.person, Some(1), "{a:?}");
+        let mut id = settled(1, 5, &[0.6, 0.1]);
+        let a = id.observe(1, 5, BOX, &other_photo, &[0.4, 0.1]);
+        assert_eq!(a.person, None, "{a:?}");
+        let mut id = settled(1, 5, &[0.6, 0.1]);
+        assert_eq!(id.observe(2, 5, BOX, &other_photo, &[0.4, 0.1]).person, None);
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! once (a new shot, another person taking the seat), the detection lands where the old
 //! face was. So each detection also carries a tiny grey thumbnail of its box, and a
 //! match whose thumbnail does not resemble the track's last one (normalised
-//! correlation under `cut_correlation`) starts a new track instead.
+//! correlation under `cut_correlation`) starts a new track instead. Between detections
+//! the same test on the predicted box ([`Tracker::prediction_is_stale`]) tells the caller
+//! that a prediction no longer shows the face it follows, so that it detects at once
+//! instead of reporting a box in a stale place.
 //!
 //! Detections below `new_track_score` only continue tracks (the idea of ByteTrack): a
 //! face already followed stays found through a dim or blurred stretch where the
@@ -111,6 +114,15 @@ struct Track {
     appearance: Option<Appearance>,
 }
 
+impl Track {
+    /// Centre and size of the face one frame on, by its velocity.
+    fn next_centre_size(&self) -> [f32; 4] {
+        let c = centre_size(&self.face.bbox);
+        let v = self.velocity;
+        [c[0] + v[0], c[1] + v[1], (c[2] + v[2]).max(1.0), (c[3] + v[3]).max(1.0)]
+    }
+}
+
 fn centre_size(b: &[f32; 4]) -> [f32; 4] {
     [b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2], b[3]]
 }
@@ -152,12 +164,23 @@ impl Tracker {
     /// Moves every track one frame along its velocity.
     fn advance(&mut self) {
         for t in &mut self.tracks {
-            let c = centre_size(&t.face.bbox);
-            let v = t.velocity;
-            let next = [c[0] + v[0], c[1] + v[1], (c[2] + v[2]).max(1.0), (c[3] + v[3]).max(1.0)];
-            t.face = move_face(&t.face, next);
+            t.face = move_face(&t.face, t.next_centre_size());
             t.since_detection += 1;
         }
+    }
+
+    /// Whether the picture at some followed face's box on the next frame (`frame`, where
+    /// [`Tracker::predict`] would put it) has changed at once since that face's last
+    /// detection: a cut, another face in its place, or a face that jumped. The
+    /// prediction is then stale, and the caller should run the detector on this frame.
+    /// Tracks are not moved.
+    pub fn prediction_is_stale(&self, frame: &FrameView) -> bool {
+        self.tracks.iter().filter(|t| t.lost == 0).any(|t| {
+            let Some(last) = &t.appearance else { return false };
+            let c = t.next_centre_size();
+            let bbox = [c[0] - c[2] / 2.0, c[1] - c[3] / 2.0, c[2], c[3]];
+            Appearance::of(frame, &bbox).correlation(last) < self.cfg.cut_correlation
+        })
     }
 
     /// Changes the score a detection needs to start a track (a property changed).
@@ -405,6 +428,31 @@ mod tests {
         assert_eq!(t.update_with_appearance(vec![f()], vec![look(&ramp_y)])[0].id, 2);
         // Without appearances, position decides.
         assert_eq!(t.update(vec![f()])[0].id, 2);
+    }
+
+    #[test]
+    fn a_prediction_over_a_changed_picture_is_stale() {
+        let (w, h) = (64usize, 64usize);
+        let ramp_x: Vec<u8> = (0..w * h).flat_map(|i| [((i % w) * 4) as u8; 3]).collect();
+        let ramp_y: Vec<u8> = (0..w * h).flat_map(|i| [((i / w) * 4) as u8; 3]).collect();
+        fn view(data: &[u8]) -> FrameView<'_> {
+            FrameView::packed(crate::PixelFormat::Rgb, 64, 64, data, 64 * 3).expect("view")
+        }
+        let mut t = Tracker::new(TrackerConfig::default());
+        let f = face(8.0, 8.0, 48.0);
+        let look = Some(Appearance::of(&view(&ramp_x), &f.bbox));
+        t.update_with_appearance(vec![f], vec![look]);
+        // The same picture: the prediction holds. Another one in its place: stale.
+        assert!(!t.prediction_is_stale(&view(&ramp_x)));
+        assert!(t.prediction_is_stale(&view(&ramp_y)));
+        // Asking moves nothing; the next prediction is still the first one.
+        let p = t.predict();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].face.bbox, [8.0, 8.0, 48.0, 48.0]);
+        // Tracks without a thumbnail (update without appearances) are never stale.
+        let mut t = Tracker::new(TrackerConfig::default());
+        t.update(vec![face(8.0, 8.0, 48.0)]);
+        assert!(!t.prediction_is_stale(&view(&ramp_y)));
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod common;
 use faceengine::backend::{self, BackendOptions};
 use faceengine::detect::{DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
-use faceengine::emotion::{EmotionClassifier, parse_labels};
+use faceengine::emotion::{self, EmotionClassifier, parse_labels};
 use faceengine::frame::{FrameView, PixelFormat};
 use faceengine::gallery::{self, Gallery};
 
@@ -189,7 +189,6 @@ fn a_gallery_of_one_obama_photo_names_obama_and_not_biden() {
 #[test]
 fn emotions_are_probabilities_over_the_chosen_labels() {
     let det = detector();
-    let cls = EmotionClassifier::new(load("emotion-minixception.onnx"));
     let (rgb, w, h) = common::load_rgb(&common::asset("photos/sample1.jpg"));
     let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("frame");
     let boxes: Vec<[f32; 4]> = det
@@ -198,17 +197,34 @@ fn emotions_are_probabilities_over_the_chosen_labels() {
         .iter()
         .map(|f| f.bbox)
         .collect();
-    for subset in [
-        parse_labels("").expect("all"),
-        parse_labels("angry,happy,neutral,sad,surprise").expect("five"),
-    ] {
-        let out = cls.classify(&view, &boxes, &subset).expect("classifies");
-        assert_eq!(out.len(), boxes.len());
-        for e in &out {
-            assert_eq!(e.labels.len(), subset.len());
-            assert!((e.scores.iter().sum::<f32>() - 1.0).abs() < 1e-4);
-            assert!(e.scores.iter().all(|s| (0.0..=1.0).contains(s)));
-            assert_eq!(e.confidence(), e.scores.iter().cloned().fold(0.0, f32::max));
+    // The default model and the mini-Xception baseline, each at its own input size.
+    for (file, side) in [(emotion::DEFAULT_MODEL, 48), ("emotion-minixception.onnx", 64)] {
+        let path = common::model(file);
+        let cls = EmotionClassifier::new(load(file), &path).expect("an emotion model");
+        assert_eq!(cls.side(), side, "{file}");
+        for subset in [
+            parse_labels("").expect("all"),
+            parse_labels("angry,happy,neutral,sad,surprise").expect("five"),
+        ] {
+            let out = cls.classify(&view, &boxes, &subset).expect("classifies");
+            assert_eq!(out.len(), boxes.len());
+            for e in &out {
+                assert_eq!(e.labels.len(), subset.len());
+                assert!((e.scores.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                assert!(e.scores.iter().all(|s| (0.0..=1.0).contains(s)));
+                assert_eq!(e.confidence(), e.scores.iter().cloned().fold(0.0, f32::max));
+            }
         }
     }
+}
+
+#[test]
+fn a_model_that_is_not_an_emotion_model_is_a_clear_error() {
+    // SFace takes colour 112x112 faces: not something faceemotion can feed.
+    let path = common::model("sface.onnx");
+    let err = match EmotionClassifier::new(load("sface.onnx"), &path) {
+        Ok(_) => panic!("SFace must not be accepted as an emotion model"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("sface.onnx") && err.contains("[N,1,S,S]"), "{err}");
 }

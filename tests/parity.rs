@@ -88,6 +88,11 @@ fn emotion_matches_the_original() {
 }
 
 #[test]
+fn trained_emotion_model_matches_pytorch() {
+    check_fixture("emotion-fer48", BackendKind::Tract);
+}
+
+#[test]
 fn mtcnn_nets_match_the_original() {
     for net in ["mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"] {
         check_fixture(net, BackendKind::Tract);
@@ -103,6 +108,7 @@ fn onnxruntime_matches_the_original_on_every_model() {
         "yunet",
         "sface",
         "emotion-minixception",
+        "emotion-fer48",
         "mtcnn-pnet",
         "mtcnn-rnet",
         "mtcnn-onet",
@@ -147,6 +153,7 @@ fn every_bundled_model_loads_and_a_missing_one_is_a_clear_error() {
         "yunet.onnx",
         "sface.onnx",
         "emotion-minixception.onnx",
+        "emotion-fer48.onnx",
         "mtcnn-pnet.onnx",
         "mtcnn-rnet.onnx",
         "mtcnn-onet.onnx",

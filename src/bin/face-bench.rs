@@ -1,6 +1,7 @@
 //! face-bench: per-stage cost of the engine on real frames, in this build and backend.
 //!
-//!   face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] IMAGE...
+//!   face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt]
+//!              [--emotion-model PATH] IMAGE...
 //!
 //! For each image (a still from a video), times YuNet detection with the default working
 //! size and at full size, MTCNN with the element's defaults (working size 640, minimum
@@ -16,6 +17,9 @@ use faceengine::emotion::{EmotionClassifier, parse_labels};
 use faceengine::frame::FrameView;
 use std::time::Instant;
 
+const USAGE: &str =
+    "usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] [--emotion-model PATH] IMAGE...";
+
 fn time_ms<T>(iterations: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     // One untimed run builds and caches the plan for this shape.
     let mut last = f()?;
@@ -30,29 +34,36 @@ fn main() -> Result<()> {
     let mut iterations = 20usize;
     let mut options = BackendOptions::default();
     let mut images = Vec::new();
+    let mut emo_path = faceengine::default_model(faceengine::emotion::DEFAULT_MODEL);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--iterations" => iterations = args.next().context("--iterations needs a value")?.parse()?,
             "--backend" => options.choice = BackendChoice::parse(&args.next().context("--backend needs a value")?)?,
+            "--emotion-model" => emo_path = args.next().context("--emotion-model needs a path")?.into(),
             "-h" | "--help" => {
-                println!("usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] IMAGE...");
+                println!("{USAGE}");
                 return Ok(());
             }
             _ => images.push(a),
         }
     }
     if images.is_empty() {
-        bail!("usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] IMAGE...");
+        bail!("{USAGE}");
     }
     let load = |file: &str| backend::load_with(&faceengine::default_model(file), &options);
     let yunet = load("yunet.onnx")?;
     let det = YuNet::new(yunet.model)?;
     let (mtcnn, _) = Detector::load("mtcnn", &options)?;
     let emb = Embedder::new(load("sface.onnx")?.model);
-    let emo = EmotionClassifier::new(load("emotion-minixception.onnx")?.model);
+    let emo = EmotionClassifier::new(backend::load_with(&emo_path, &options)?.model, &emo_path)?;
     let all = parse_labels("")?;
-    println!("backend={} iterations={iterations} ({})", yunet.kind, yunet.reason);
+    println!(
+        "backend={} iterations={iterations} emotion={} ({})",
+        yunet.kind,
+        emo_path.display(),
+        yunet.reason
+    );
     println!(
         "{:<28} {:>10} {:>6} {:>12} {:>12} {:>10} {:>14} {:>14}",
         "image", "size", "faces", "detect ms", "detect@full", "mtcnn ms", "sface ms/face", "emotion ms/face"

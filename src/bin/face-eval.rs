@@ -445,10 +445,10 @@ fn fer(args: &Args) -> Result<()> {
         .opts
         .get("model")
         .map(PathBuf::from)
-        .unwrap_or_else(|| faceengine::default_model("emotion-minixception.onnx"));
+        .unwrap_or_else(|| faceengine::default_model(faceengine::emotion::DEFAULT_MODEL));
     let loaded = backend::load_with(&path, &backend_options(&args.opts)?)?;
     eprintln!("emotion backend: {} ({})", loaded.kind, loaded.reason);
-    let cls = EmotionClassifier::new(loaded.model);
+    let cls = EmotionClassifier::new(loaded.model, &path)?;
     let subset = parse_labels(args.opts.get("labels").map_or("", String::as_str))?;
     let names: Vec<&str> = subset.iter().map(|&i| FER_LABELS[i]).collect();
     let k = names.len();

@@ -237,6 +237,14 @@ fn missing_model_fails_the_state_change_naming_property_and_path() {
     let (r, _) = play("videotestsrc num-buffers=2 ! facedetect ! faceid model=/no/such/sface.onnx ! fakesink");
     let err = r.expect_err("must fail");
     assert!(err.contains("'model'") && err.contains("/no/such/sface.onnx"), "{err}");
+    // A model that exists but is not an emotion model (SFace takes colour 112x112).
+    let sface = root().join("models/sface.onnx");
+    let (r, _) = play(&format!(
+        "videotestsrc num-buffers=2 ! facedetect ! faceemotion model=\"{}\" ! fakesink",
+        sface.display()
+    ));
+    let err = r.expect_err("must fail");
+    assert!(err.contains("'model'") && err.contains("[N,1,S,S]"), "{err}");
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //!
 //! With tracking on (the default) every face also carries its track id, and with
 //! `interval=N` the detector runs on every Nth frame only: on the frames between, the
-//! faces are where their tracks predict them, and the frame's pixels are not even read.
+//! faces are where their tracks predict them. On those frames only a 16x16 thumbnail
+//! of each predicted box is read: when one no longer looks like the face it follows (a
+//! cut, a face that jumped), the detector runs on that frame after all, so that no
+//! element downstream embeds, classifies or draws a box in a stale place.
 
 use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
@@ -145,7 +148,8 @@ impl ObjectImpl for FaceDetect {
                     .nick("Detection interval")
                     .blurb(
                         "Run the detector on every Nth frame; on the frames between, faces are where \
-                         their tracks predict them (needs tracking; 1 = every frame)",
+                         their tracks predict them, unless a predicted box no longer shows its face \
+                         (needs tracking; 1 = every frame)",
                     )
                     .minimum(1)
                     .default_value(Settings::default().interval)
@@ -305,9 +309,18 @@ impl BaseTransformImpl for FaceDetect {
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         state.tracker.set_new_track_score(new_track_score);
         let (w, h) = (info.width(), info.height());
-        let detect_now = !tracking || state.frame.is_multiple_of(interval);
+        let mut detect_now = !tracking || state.frame.is_multiple_of(interval);
         state.frame += 1;
         let name = state.detector.name();
+        if !detect_now {
+            let tracker = &state.tracker;
+            detect_now = state
+                .analysis
+                .run(self.obj().upcast_ref(), "Face tracking", buf, &info, |view| {
+                    Ok(tracker.prediction_is_stale(view))
+                })?
+                .unwrap_or(false);
+        }
         if !detect_now {
             for t in state.tracker.predict() {
                 meta::add_face(buf, &t.face, w, h, name, Some(t.id));

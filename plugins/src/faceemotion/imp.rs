@@ -20,8 +20,6 @@ use std::sync::{LazyLock, Mutex};
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("faceemotion", gst::DebugColorFlags::empty(), Some("Face emotion")));
 
-const DEFAULT_MODEL: &str = "emotion-minixception.onnx";
-
 #[derive(Debug, Clone)]
 struct Settings {
     model: PathBuf,
@@ -35,7 +33,7 @@ impl Default for Settings {
     fn default() -> Self {
         let d = SmoothingConfig::default();
         Self {
-            model: faceengine::default_model(DEFAULT_MODEL),
+            model: faceengine::default_model(faceengine::emotion::DEFAULT_MODEL),
             labels: String::new(),
             smoothing: d.window,
             interval: d.interval,
@@ -83,7 +81,7 @@ impl ObjectImpl for FaceEmotion {
             vec![
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
-                    .blurb("Path of the emotion ONNX model (input [N,1,64,64] grey in -1..1, output 7 FER2013 probabilities)")
+                    .blurb("Path of the emotion ONNX model (input [N,1,S,S] grey in -1..1, S read from the model; output 7 FER2013 probabilities)")
                     .default_value(Some(Settings::default().model.to_string_lossy().as_ref()))
                     .mutable_ready()
                     .build(),
@@ -198,7 +196,8 @@ impl BaseTransformImpl for FaceEmotion {
         let in_use = backend_props::describe(&loaded);
         gst::info!(CAT, imp = self, "loaded {} on {}", s.model.display(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
-        let classifier = EmotionClassifier::new(loaded.model);
+        let classifier = EmotionClassifier::new(loaded.model, &s.model)
+            .map_err(|e| backend_props::load_error("emotion model", &s.model.display(), &s.backend.options, &e))?;
         let model_name = s
             .model
             .file_stem()

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Identity accuracy and label flicker of the face chain on labelled classroom videos,
+# without the drawing and encoding of scripts/bench.sh (minutes instead of half an hour):
+# facedetect ! faceid ! facejson on each video, then ../shared/tools/score_classroom.py.
+#
+#   usage: scripts/classroom-score.sh [--seed N] [--hard] [--seconds S]
+#                                     [-d "facedetect props"] [-i "faceid props"]
+#   e.g.   scripts/classroom-score.sh --hard --seed 2 -d "working-size=1280"
+#
+# Videos are made once by make_classroom_video.py under out/bench/ (the plain and hard
+# seed-1 videos are the ones scripts/bench.sh makes). Runs on ONNX Runtime when
+# scripts/fetch-onnxruntime.sh can provide it, else on tract (the scores are the same).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${SHARED:-../shared}
+seed=1 hard= seconds=30 det= id=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --seed) seed=$2; shift 2 ;;
+        --hard) hard=--hard; shift ;;
+        --seconds) seconds=$2; shift 2 ;;
+        -d) det=$2; shift 2 ;;
+        -i) id=$2; shift 2 ;;
+        *) echo "unknown argument: $1 (see the usage at the top of $0)" >&2; exit 2 ;;
+    esac
+done
+name="classroom${hard:+-hard}-${seconds}s"
+[ "$seed" = 1 ] || name="$name-seed$seed"
+dir=out/bench/$name
+if [ ! -f "$dir/video.mp4" ]; then
+    # The generator needs numpy and Pillow: the virtualenv scripts/bench.sh makes.
+    venv=.bench-venv
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q numpy==2.4.6 opencv-python-headless==5.0.0.93 onnxruntime==1.32.0 pillow==11.3.0
+    fi
+    mkdir -p out/bench
+    "$venv/bin/python" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$dir" --seconds "$seconds" \
+        --seed "$seed" $hard >/dev/null
+fi
+cargo build --release -p gst-plugin-face 2>&1 | tail -1
+if ORT_DYLIB_PATH=$(scripts/fetch-onnxruntime.sh 2>/dev/null); then export ORT_DYLIB_PATH; fi
+export GST_PLUGIN_PATH="$PWD/target/release" GST_REGISTRY="$PWD/out/bench/registry.bin"
+out="$dir/score.jsonl"
+start=$(date +%s.%N)
+# shellcheck disable=SC2086 # the element properties are meant to split into words
+gst-launch-1.0 -q filesrc location="$dir/video.mp4" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
+    ! queue max-size-buffers=4 ! facedetect $det ! queue max-size-buffers=4 \
+    ! faceid gallery="$dir/gallery" $id ! facejson location="$out" ! fakesink
+end=$(date +%s.%N)
+echo "$name facedetect [$det] faceid [$id], $(echo "$end - $start" | bc) s:"
+python3 "$shared/tools/score_classroom.py" "$dir/truth.json" "$out" | tail -1
