@@ -20,12 +20,7 @@ shared=$(cd "${SHARED:-../shared}" && pwd)
 seconds=${1:-30}
 out=out/bench
 mkdir -p "$out"
-venv=.bench-venv
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy==2.4.6 opencv-python-headless==5.0.0.93 onnxruntime==1.32.0 pillow==11.3.0
-fi
-py="$venv/bin/python"
+py=$(scripts/bench-venv.sh)
 cargo build --release --workspace --bins --lib 2>&1 | tail -1
 backends=tract
 if ORT_DYLIB_PATH=$(scripts/fetch-onnxruntime.sh); then

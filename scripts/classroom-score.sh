@@ -28,14 +28,10 @@ name="classroom${hard:+-hard}-${seconds}s"
 [ "$seed" = 1 ] || name="$name-seed$seed"
 dir=out/bench/$name
 if [ ! -f "$dir/video.mp4" ]; then
-    # The generator needs numpy and Pillow: the virtualenv scripts/bench.sh makes.
-    venv=.bench-venv
-    if [ ! -x "$venv/bin/python" ]; then
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q numpy==2.4.6 opencv-python-headless==5.0.0.93 onnxruntime==1.32.0 pillow==11.3.0
-    fi
+    # The generator needs numpy and Pillow: the benchmarks' virtualenv.
+    py=$(scripts/bench-venv.sh)
     mkdir -p out/bench
-    "$venv/bin/python" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$dir" --seconds "$seconds" \
+    "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$dir" --seconds "$seconds" \
         --seed "$seed" $hard >/dev/null
 fi
 cargo build --release -p gst-plugin-face 2>&1 | tail -1

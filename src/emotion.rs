@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::frame::FrameView;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, argmax};
 use anyhow::{Result, bail, ensure};
 use std::path::Path;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ pub fn crop_region(bbox: &[f32; 4]) -> [f32; 4] {
 pub fn input_side(path: &Path) -> Result<usize> {
     let dims = crate::backend::onnx_input_dims(path)?;
     match dims.as_slice() {
-        [_, Some(1), Some(h), Some(w)] if h == w && *h > 0 => Ok(*h),
+        [_, Some(1), Some(h), Some(w)] if h == w => Ok(*h),
         _ => bail!(
             "{}: an emotion model must take grey square faces [N,1,S,S]; this one takes {:?}",
             path.display(),
@@ -134,11 +134,7 @@ impl EmotionClassifier {
                 if sum > 0.0 {
                     scores.iter_mut().for_each(|s| *s /= sum);
                 }
-                let label_id = scores
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .map_or(0, |(i, _)| i);
+                let label_id = argmax(&scores).map_or(0, |(i, _)| i);
                 Emotion {
                     label_id,
                     labels: labels.clone(),

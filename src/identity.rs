@@ -30,6 +30,7 @@
 use crate::detect::iou;
 use crate::embed::{Embedding, cosine};
 use crate::gallery::MatchThreshold;
+use crate::tensor::argmax;
 use crate::track::Appearance;
 use std::collections::HashMap;
 
@@ -176,13 +177,9 @@ impl Identities {
         if cosine(&t.last_embedding, &embedding.vector) >= self.cfg.same_person {
             return true;
         }
-        let Some(p) = t.person else { return false };
-        let best = similarities
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i);
-        best == Some(p) && similarities[p] >= self.cfg.threshold.at(embedding.magnitude)
+        t.person.is_some_and(|p| {
+            argmax(similarities).is_some_and(|(best, s)| best == p && s >= self.cfg.threshold.at(embedding.magnitude))
+        })
     }
 
     /// Adds one check: the face (at `bbox`), its embedding and its similarity to each
@@ -245,12 +242,7 @@ impl Identities {
         t.last_seen = frame;
         t.bbox = bbox;
         t.checked_area = area;
-        let best = t
-            .evidence
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, s)| (i, *s));
+        let best = argmax(&t.evidence);
         let threshold = cfg.threshold.at(t.magnitude);
         t.person = match (t.person, best) {
             (_, None) => None,

@@ -3,6 +3,7 @@
 //! the label follows the expression rather than every blink and shadow.
 
 use crate::emotion::Emotion;
+use crate::tensor::argmax;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,13 +89,7 @@ impl EmotionSmoother {
         } else {
             t.current = e;
         }
-        t.current.label_id = t
-            .current
-            .scores
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(i, _)| i);
+        t.current.label_id = argmax(&t.current.scores).map_or(0, |(i, _)| i);
         t.last_check = frame;
         t.last_seen = frame;
         t.current.clone()

@@ -2,6 +2,16 @@
 
 use anyhow::{Result, bail};
 
+/// The index and value of the largest of `values` (the last of equal ones), `None` when
+/// empty: the best class, the best-matching person.
+pub fn argmax(values: &[f32]) -> Option<(usize, f32)> {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, v)| (i, *v))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     pub shape: Vec<usize>,

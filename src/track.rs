@@ -127,13 +127,18 @@ fn centre_size(b: &[f32; 4]) -> [f32; 4] {
     [b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2], b[3]]
 }
 
+/// The inverse of [`centre_size`]: the box `[x, y, w, h]`.
+fn corner_box(c: &[f32; 4]) -> [f32; 4] {
+    [c[0] - c[2] / 2.0, c[1] - c[3] / 2.0, c[2], c[3]]
+}
+
 /// `face` moved and scaled so that its box becomes `to` (landmarks follow the box).
 fn move_face(face: &Face, to: [f32; 4]) -> Face {
     let from = centre_size(&face.bbox);
     let sx = if from[2] > 0.0 { to[2] / from[2] } else { 1.0 };
     let sy = if from[3] > 0.0 { to[3] / from[3] } else { 1.0 };
     let mut out = face.clone();
-    out.bbox = [to[0] - to[2] / 2.0, to[1] - to[3] / 2.0, to[2], to[3]];
+    out.bbox = corner_box(&to);
     for p in &mut out.landmarks {
         *p = [to[0] + (p[0] - from[0]) * sx, to[1] + (p[1] - from[1]) * sy];
     }
@@ -177,9 +182,7 @@ impl Tracker {
     pub fn prediction_is_stale(&self, frame: &FrameView) -> bool {
         self.tracks.iter().filter(|t| t.lost == 0).any(|t| {
             let Some(last) = &t.appearance else { return false };
-            let c = t.next_centre_size();
-            let bbox = [c[0] - c[2] / 2.0, c[1] - c[3] / 2.0, c[2], c[3]];
-            Appearance::of(frame, &bbox).correlation(last) < self.cfg.cut_correlation
+            Appearance::of(frame, &corner_box(&t.next_centre_size())).correlation(last) < self.cfg.cut_correlation
         })
     }
 

@@ -132,20 +132,21 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, mirror: bool, device: str = "cpu"):
+def evaluate(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: str = "cpu"):
+    """Accuracy on the face alone, accuracy with the mirror average (what the exported
+    model does), and the latter's confusion matrix; one pass of the network per view."""
     net.eval()
-    preds = []
+    plain, mirrored = [], []
     for i in range(0, len(images), 512):
         x = normalise(images[i : i + 512]).unsqueeze(1).to(device).contiguous(memory_format=torch.channels_last)
         logits = net(x)
-        if mirror:
-            logits = (logits + net(torch.flip(x, dims=[3]))) / 2
-        preds.append(logits.argmax(1).cpu())
-    preds = torch.cat(preds)
+        plain.append(logits.argmax(1).cpu())
+        mirrored.append(((logits + net(torch.flip(x, dims=[3]))) / 2).argmax(1).cpu())
+    plain, mirrored = torch.cat(plain), torch.cat(mirrored)
     confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
-    for t, p in zip(labels.tolist(), preds.tolist()):
+    for t, p in zip(labels.tolist(), mirrored.tolist()):
         confusion[t, p] += 1
-    return float((preds == labels).float().mean()), confusion
+    return float((plain == labels).float().mean()), float((mirrored == labels).float().mean()), confusion
 
 
 def cpu_name() -> str:
@@ -230,8 +231,7 @@ def main():
             opt.step()
             sched.step()
             total_loss += float(loss) * len(idx)
-        acc, _ = evaluate(net, test_x, test_y, mirror=False, device=args.device)
-        acc_m, confusion = evaluate(net, test_x, test_y, mirror=True, device=args.device)
+        acc, acc_m, confusion = evaluate(net, test_x, test_y, device=args.device)
         row = {
             "epoch": epoch,
             "loss": total_loss / len(train_x),
