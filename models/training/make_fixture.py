@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "convert"))
 from common import ROOT, tol_from, write_fixture  # noqa: E402
-from train_emotion import LABELS, SIDE, ExpressionNet, WithMirror  # noqa: E402
+from train_emotion import LABELS, SIDE, WithMirror, load_checkpoint  # noqa: E402
 
 
 def main():
@@ -34,10 +34,7 @@ def main():
     ap.add_argument("--onnx", type=Path, required=True)
     args = ap.parse_args()
 
-    ckpt = torch.load(args.checkpoint, map_location="cpu")
-    net = ExpressionNet(ckpt["width"], ckpt["dropout"])
-    net.load_state_dict(ckpt["state"])
-    model = WithMirror(net).eval()
+    model = WithMirror(load_checkpoint(args.checkpoint)).eval()
 
     fixtures = ROOT / "models/fixtures"
     src = np.fromfile(fixtures / "emotion-minixception.input.f32", dtype="<f4").reshape(4, 1, 64, 64)
