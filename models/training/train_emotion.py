@@ -21,6 +21,7 @@ GPU (--budget-minutes), and --export-from turns the chosen weights into the ONNX
 
 import argparse
 import copy
+import hashlib
 import inspect
 import io
 import json
@@ -92,6 +93,7 @@ class ExpressionNet(nn.Module):
 
     def __init__(self, width: int, dropout: float):
         super().__init__()
+        self.width = width
         layers, cin = [], 1
         for mult in (1, 2, 4, 8):
             cout = width * mult
@@ -269,6 +271,7 @@ def main():
     ap.add_argument("--write-pack", type=Path, metavar="FILE", help="write --data as one pack file and stop")
     ap.add_argument("--export-from", type=Path, metavar="PT", help="export a .pt this script wrote to --out and stop")
     ap.add_argument("--epochs", type=int, default=36)
+    ap.add_argument("--init-from", type=Path, metavar="PT", help="start from these weights (a .pt this script wrote; its width and dropout are used) instead of random ones")
     ap.add_argument("--budget-minutes", type=float, help="train as many epochs (up to --epochs) as fit in this time")
     ap.add_argument("--width", type=int, default=24, help="channels of the first stage")
     ap.add_argument("--batch", type=int, default=128)
@@ -315,7 +318,15 @@ def main():
     train_x, train_y = torch.from_numpy(train_x).to(args.device), torch.from_numpy(train_y).to(args.device)
     test_x, test_y = torch.from_numpy(test_x), torch.from_numpy(test_y)
 
-    net = ExpressionNet(args.width, args.dropout).to(args.device, memory_format=torch.channels_last)
+    if args.init_from:
+        # A second one-cycle from trained weights (a warm restart, as in SGDR): the
+        # network keeps what it learnt and anneals again from a smaller peak.
+        net = load_checkpoint(args.init_from)
+        args.width, args.dropout = net.width, net.dropout.p
+        args.init_from_sha256 = hashlib.sha256(args.init_from.read_bytes()).hexdigest()
+    else:
+        net = ExpressionNet(args.width, args.dropout)
+    net = net.to(args.device, memory_format=torch.channels_last)
     params = sum(p.numel() for p in net.parameters())
     steps = (len(train_x) + args.batch - 1) // args.batch
     epochs = args.epochs
