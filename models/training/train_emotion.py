@@ -196,8 +196,8 @@ def export_onnx(net: nn.Module, path: Path):
     input "face" [N,1,48,48], output "probs" [N,7], the batch axis free)."""
     model = WithMirror(net).eval()
     extra = {}
-    # torch 2.9+ exports through dynamo by default, to a newer opset and IR than tract
-    # reads; the TorchScript exporter writes the graph the elements were tested with.
+    # torch 2.9+ exports through dynamo by default, to a newer opset and IR than the
+    # elements were tested with; the TorchScript exporter writes the graph they were.
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         extra["dynamo"] = False
     torch.onnx.export(
@@ -322,6 +322,8 @@ def main():
         # A second one-cycle from trained weights (a warm restart, as in SGDR): the
         # network keeps what it learnt and anneals again from a smaller peak.
         net = load_checkpoint(args.init_from)
+        if (args.width, args.dropout) != (net.width, net.dropout.p):
+            print(f"--init-from: width {net.width} and dropout {net.dropout.p} come from the weights", flush=True)
         args.width, args.dropout = net.width, net.dropout.p
         args.init_from_sha256 = hashlib.sha256(args.init_from.read_bytes()).hexdigest()
     else:
