@@ -3,6 +3,7 @@
 use crate::align::{ALIGNED_SIZE, aligned_rgb};
 use crate::backend::Backend;
 use crate::frame::FrameView;
+use crate::spread;
 use crate::tensor::Tensor;
 use anyhow::{Result, ensure};
 use std::sync::Arc;
@@ -37,12 +38,6 @@ impl Embedder {
         self
     }
 
-    fn thread_count(&self, faces: usize) -> usize {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let wanted = if self.threads == 0 { cpus } else { self.threads };
-        wanted.clamp(1, faces.max(1))
-    }
-
     /// Unit-length embeddings of the faces with these landmarks.
     pub fn embed(&self, frame: &FrameView, landmarks: &[[[f32; 2]; 5]]) -> Result<Vec<Vec<f32>>> {
         Ok(self
@@ -66,35 +61,14 @@ impl Embedder {
             let batch = Tensor::new(vec![landmarks.len(), 3, ALIGNED_SIZE, ALIGNED_SIZE], data)?;
             return self.embed_aligned(batch);
         }
-        // tract: one face per call. Its convolutions run this net faster at batch 1 than
-        // batched (measured 55 ms/face alone vs 78 ms/face in a batch of 3), and a
-        // batch-1 plan is compiled once instead of once per face count. Faces are
-        // spread over threads instead: the plan is shared, each run has its own state.
+        // tract: one face per call, the faces spread over threads (crate::spread says why).
         let one = |lm: &[[f32; 2]; 5]| -> Result<Embedding> {
             let input = Tensor::new(vec![1, 3, ALIGNED_SIZE, ALIGNED_SIZE], aligned_rgb(frame, lm))?;
             self.embed_aligned(input)?
                 .pop()
                 .ok_or_else(|| anyhow::anyhow!("SFace returned no embedding"))
         };
-        let threads = self.thread_count(landmarks.len());
-        if threads <= 1 {
-            return landmarks.iter().map(one).collect();
-        }
-        let chunk = landmarks.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = landmarks
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(one).collect::<Result<Vec<_>>>()))
-                .collect();
-            let mut out = Vec::with_capacity(landmarks.len());
-            for w in workers {
-                out.extend(
-                    w.join()
-                        .map_err(|_| anyhow::anyhow!("an embedding thread panicked"))??,
-                );
-            }
-            Ok(out)
-        })
+        spread::map_on_threads(landmarks, spread::thread_count(self.threads, landmarks.len()), one)
     }
 
     /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.

@@ -2,6 +2,7 @@
 
 use crate::backend::Backend;
 use crate::frame::FrameView;
+use crate::spread;
 use crate::tensor::{Tensor, argmax};
 use anyhow::{Result, bail, ensure};
 use std::path::Path;
@@ -79,13 +80,25 @@ pub fn input_side(path: &Path) -> Result<usize> {
 pub struct EmotionClassifier {
     model: Arc<dyn Backend>,
     side: usize,
+    threads: usize,
 }
 
 impl EmotionClassifier {
     /// `model` loaded from `path`; the input size is read from the same file.
     pub fn new(model: Arc<dyn Backend>, path: &Path) -> Result<Self> {
         let side = input_side(path)?;
-        Ok(Self { model, side })
+        Ok(Self {
+            model,
+            side,
+            threads: 0,
+        })
+    }
+
+    /// On tract, the faces of one frame are classified on up to `threads` threads
+    /// (0 = one per CPU); the batching runtimes take them as one batch.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
     }
 
     /// Side of the grey square the model reads.
@@ -93,24 +106,35 @@ impl EmotionClassifier {
         self.side
     }
 
-    /// Classifies the faces in these boxes, one model call for all, over the classes
-    /// `subset` (indices into [`FER_LABELS`]); probabilities are renormalised over it.
+    /// Classifies the faces in these boxes over the classes `subset` (indices into
+    /// [`FER_LABELS`]); probabilities are renormalised over it. ONNX Runtime and TensorRT
+    /// get one call for all faces; tract one call per face, spread over threads
+    /// (crate::spread says why).
     pub fn classify(&self, frame: &FrameView, boxes: &[[f32; 4]], subset: &[usize]) -> Result<Vec<Emotion>> {
         if boxes.is_empty() {
             return Ok(Vec::new());
         }
         let side = self.side;
-        let per = side * side;
-        let mut data = Vec::with_capacity(per * boxes.len());
-        for b in boxes {
-            data.extend(
-                frame
-                    .crop_grey(crop_region(b), side, side)
-                    .into_iter()
-                    .map(normalise_pixel),
-            );
+        let face = |b: &[f32; 4]| {
+            frame
+                .crop_grey(crop_region(b), side, side)
+                .into_iter()
+                .map(normalise_pixel)
+        };
+        if self.model.prefers_batches() {
+            let mut data = Vec::with_capacity(side * side * boxes.len());
+            for b in boxes {
+                data.extend(face(b));
+            }
+            return self.classify_tensor(Tensor::new(vec![boxes.len(), 1, side, side], data)?, subset);
         }
-        self.classify_tensor(Tensor::new(vec![boxes.len(), 1, side, side], data)?, subset)
+        let one = |b: &[f32; 4]| -> Result<Emotion> {
+            let input = Tensor::new(vec![1, 1, side, side], face(b).collect())?;
+            self.classify_tensor(input, subset)?
+                .pop()
+                .ok_or_else(|| anyhow::anyhow!("emotion model returned no result"))
+        };
+        spread::map_on_threads(boxes, spread::thread_count(self.threads, boxes.len()), one)
     }
 
     /// Classifies prepared input `[N, 1, side, side]` (already normalised to -1..1).

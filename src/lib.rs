@@ -18,6 +18,7 @@ pub mod gallery;
 pub mod identity;
 pub mod record;
 pub mod smoothing;
+pub mod spread;
 pub mod tensor;
 pub mod track;
 

@@ -5,8 +5,9 @@
 //!
 //! For each image (a still from a video), times YuNet detection with the default working
 //! size and at full size, MTCNN with the element's defaults (working size 640, minimum
-//! face 20), then SFace and the emotion model per face (all faces of the image in one
-//! batch), and prints milliseconds.
+//! face 20), then SFace and the emotion model per face (all faces of the image at once,
+//! as the elements run them: one batch on ONNX Runtime and TensorRT, one call per face
+//! spread over threads on tract), and prints milliseconds.
 //! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
 
 use anyhow::{Context, Result, bail};

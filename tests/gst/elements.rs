@@ -347,16 +347,13 @@ fn faceemotion_reads_a_sad_and_a_laughing_face() {
 fn faceid_gives_the_same_answers_on_one_thread_and_several() {
     init();
     let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    // backend=tract, as in the faceemotion test below: auto would batch on ONNX Runtime.
     let run = |threads: u32| {
-        let desc = format!(
-            "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect ! faceid threads={threads} gallery=\"{}\" \
-             ! appsink name=sink",
-            asset("photos/sample5.jpg").display(),
+        let chain = format!(
+            "facedetect ! faceid backend=tract threads={threads} gallery=\"{}\"",
             gallery.display()
         );
-        let samples = run_to_eos(&desc).expect("runs");
-        let (w, h) = video_size(samples[0].caps().expect("caps"));
-        meta::faces(samples[0].buffer().expect("buffer"), w, h)
+        faces_through("sample5.jpg", &chain)
             .into_iter()
             .map(|f| f.identity.expect("identity"))
             .collect::<Vec<_>>()
@@ -367,6 +364,29 @@ fn faceid_gives_the_same_answers_on_one_thread_and_several() {
         one.iter().all(|(name, id, _)| name == "unknown" && *id == -1),
         "{one:?}"
     );
+    assert_eq!(
+        run(3),
+        one,
+        "splitting the faces over threads must not change any answer"
+    );
+}
+
+#[test]
+fn faceemotion_gives_the_same_answers_on_one_thread_and_several() {
+    init();
+    // backend=tract: the runtime that classifies one face per call, spread over threads
+    // (auto would pick ONNX Runtime where it is installed, which takes one batch).
+    let run = |threads: u32| {
+        let chain = format!("facedetect ! faceemotion backend=tract threads={threads}");
+        faces_through("sample5.jpg", &chain)
+            .into_iter()
+            .map(|f| f.emotion.expect("emotion"))
+            .collect::<Vec<_>>()
+    };
+    let one = run(1);
+    assert_eq!(one.len(), 5, "sample5 has five faces");
+    let labels: std::collections::HashSet<_> = one.iter().map(|e| e.label.clone()).collect();
+    assert!(labels.len() > 1, "five different faces, one emotion for all: {one:?}");
     assert_eq!(
         run(3),
         one,

@@ -26,6 +26,7 @@ struct Settings {
     labels: String,
     smoothing: u32,
     interval: u32,
+    threads: u32,
     backend: BackendSettings,
 }
 
@@ -37,6 +38,7 @@ impl Default for Settings {
             labels: String::new(),
             smoothing: d.window,
             interval: d.interval,
+            threads: 0,
             backend: BackendSettings::default(),
         }
     }
@@ -112,6 +114,12 @@ impl ObjectImpl for FaceEmotion {
                     .default_value(Settings::default().interval)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb("tract: threads that classify the faces of one frame in parallel (0 = one per CPU)")
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
             ]
             .into_iter()
             .chain(backend_props::properties("emotion model"))
@@ -138,6 +146,7 @@ impl ObjectImpl for FaceEmotion {
             "labels" => s.labels = text(),
             "smoothing" => s.smoothing = value.get::<u32>().unwrap_or(15).max(1),
             "interval" => s.interval = value.get::<u32>().unwrap_or(3).max(1),
+            "threads" => s.threads = value.get::<u32>().unwrap_or(0),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -152,6 +161,7 @@ impl ObjectImpl for FaceEmotion {
             "labels" => s.labels.to_value(),
             "smoothing" => s.smoothing.to_value(),
             "interval" => s.interval.to_value(),
+            "threads" => s.threads.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -197,7 +207,8 @@ impl BaseTransformImpl for FaceEmotion {
         gst::info!(CAT, imp = self, "loaded {} on {}", s.model.display(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
         let classifier = EmotionClassifier::new(loaded.model, &s.model)
-            .map_err(|e| backend_props::load_error("emotion model", &s.model.display(), &s.backend.options, &e))?;
+            .map_err(|e| backend_props::load_error("emotion model", &s.model.display(), &s.backend.options, &e))?
+            .with_threads(s.threads as usize);
         let model_name = s
             .model
             .file_stem()
