@@ -33,8 +33,8 @@ pub trait Backend: Send + Sync {
     fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>>;
 
     /// Whether one call with a batch of N beats N calls of one. True for the runtimes
-    /// with batched kernels (ONNX Runtime, TensorRT); tract runs SFace faster one face
-    /// at a time on several threads.
+    /// with batched kernels (ONNX Runtime, TensorRT); tract runs SFace and the emotion
+    /// net faster one face at a time on several threads (crate::spread).
     fn prefers_batches(&self) -> bool {
         false
     }

@@ -68,7 +68,7 @@ impl Embedder {
                 .pop()
                 .ok_or_else(|| anyhow::anyhow!("SFace returned no embedding"))
         };
-        spread::map_on_threads(landmarks, spread::thread_count(self.threads, landmarks.len()), one)
+        spread::map_on_threads(landmarks, self.threads, one)
     }
 
     /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.

@@ -134,7 +134,7 @@ impl EmotionClassifier {
                 .pop()
                 .ok_or_else(|| anyhow::anyhow!("emotion model returned no result"))
         };
-        spread::map_on_threads(boxes, spread::thread_count(self.threads, boxes.len()), one)
+        spread::map_on_threads(boxes, self.threads, one)
     }
 
     /// Classifies prepared input `[N, 1, side, side]` (already normalised to -1..1).

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 /// Threads for `items` faces when `wanted` were asked for (0 = one per CPU): never
 /// more threads than faces, never fewer than one.
-pub fn thread_count(wanted: usize, items: usize) -> usize {
+fn thread_count(wanted: usize, items: usize) -> usize {
     let wanted = if wanted == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -18,15 +18,15 @@ pub fn thread_count(wanted: usize, items: usize) -> usize {
 }
 
 /// `one` applied to every item, results in the items' order, on up to `threads` scoped
-/// threads (contiguous chunks, so each thread keeps its faces' order). The first error
-/// is returned; a panicking thread is an error, not a panic of the caller.
+/// threads (0 = one per CPU; contiguous chunks, so each thread keeps its faces' order).
+/// The first error is returned; a panicking thread is an error, not a panic of the caller.
 pub fn map_on_threads<T, R, F>(items: &[T], threads: usize, one: F) -> Result<Vec<R>>
 where
     T: Sync,
     R: Send,
     F: Fn(&T) -> Result<R> + Sync,
 {
-    let threads = threads.clamp(1, items.len().max(1));
+    let threads = thread_count(threads, items.len());
     if threads == 1 {
         return items.iter().map(&one).collect();
     }
@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn results_keep_the_items_order_on_any_thread_count() {
         let items: Vec<u32> = (0..11).collect();
-        for threads in [1, 2, 3, 4, 16] {
+        for threads in [0, 1, 2, 3, 4, 16] {
             let got = map_on_threads(&items, threads, |&x| Ok(x * 10)).unwrap();
             assert_eq!(
                 got,
