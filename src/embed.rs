@@ -49,26 +49,14 @@ impl Embedder {
 
     /// Embeddings of the faces with these landmarks, with their magnitudes.
     pub fn embed_with_magnitude(&self, frame: &FrameView, landmarks: &[[[f32; 2]; 5]]) -> Result<Vec<Embedding>> {
-        if landmarks.is_empty() {
-            return Ok(Vec::new());
-        }
-        if self.model.prefers_batches() {
-            // ONNX Runtime and TensorRT: the whole frame's faces in one call.
-            let mut data = Vec::with_capacity(landmarks.len() * 3 * ALIGNED_SIZE * ALIGNED_SIZE);
-            for lm in landmarks {
-                data.extend(aligned_rgb(frame, lm));
-            }
-            let batch = Tensor::new(vec![landmarks.len(), 3, ALIGNED_SIZE, ALIGNED_SIZE], data)?;
-            return self.embed_aligned(batch);
-        }
-        // tract: one face per call, the faces spread over threads (crate::spread says why).
-        let one = |lm: &[[f32; 2]; 5]| -> Result<Embedding> {
-            let input = Tensor::new(vec![1, 3, ALIGNED_SIZE, ALIGNED_SIZE], aligned_rgb(frame, lm))?;
-            self.embed_aligned(input)?
-                .pop()
-                .ok_or_else(|| anyhow::anyhow!("SFace returned no embedding"))
-        };
-        spread::map_on_threads(landmarks, self.threads, one)
+        spread::faces_through(
+            self.model.as_ref(),
+            landmarks,
+            self.threads,
+            [3, ALIGNED_SIZE, ALIGNED_SIZE],
+            |lm| aligned_rgb(frame, lm),
+            |batch| self.embed_aligned(batch),
+        )
     }
 
     /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.

@@ -109,32 +109,23 @@ impl EmotionClassifier {
     /// Classifies the faces in these boxes over the classes `subset` (indices into
     /// [`FER_LABELS`]); probabilities are renormalised over it. ONNX Runtime and TensorRT
     /// get one call for all faces; tract one call per face, spread over threads
-    /// (crate::spread says why).
+    /// (`spread::faces_through`).
     pub fn classify(&self, frame: &FrameView, boxes: &[[f32; 4]], subset: &[usize]) -> Result<Vec<Emotion>> {
-        if boxes.is_empty() {
-            return Ok(Vec::new());
-        }
         let side = self.side;
-        let face = |b: &[f32; 4]| {
-            frame
-                .crop_grey(crop_region(b), side, side)
-                .into_iter()
-                .map(normalise_pixel)
-        };
-        if self.model.prefers_batches() {
-            let mut data = Vec::with_capacity(side * side * boxes.len());
-            for b in boxes {
-                data.extend(face(b));
-            }
-            return self.classify_tensor(Tensor::new(vec![boxes.len(), 1, side, side], data)?, subset);
-        }
-        let one = |b: &[f32; 4]| -> Result<Emotion> {
-            let input = Tensor::new(vec![1, 1, side, side], face(b).collect())?;
-            self.classify_tensor(input, subset)?
-                .pop()
-                .ok_or_else(|| anyhow::anyhow!("emotion model returned no result"))
-        };
-        spread::map_on_threads(boxes, self.threads, one)
+        spread::faces_through(
+            self.model.as_ref(),
+            boxes,
+            self.threads,
+            [1, side, side],
+            |b| {
+                frame
+                    .crop_grey(crop_region(b), side, side)
+                    .into_iter()
+                    .map(normalise_pixel)
+                    .collect()
+            },
+            |batch| self.classify_tensor(batch, subset),
+        )
     }
 
     /// Classifies prepared input `[N, 1, side, side]` (already normalised to -1..1).

@@ -4,7 +4,43 @@
 //! vs 15 ms/face in a batch of 8), a batch-1 plan is compiled once instead of once per
 //! face count, and one plan serves every thread (each run has its own state).
 
+use crate::backend::Backend;
+use crate::tensor::Tensor;
 use anyhow::Result;
+
+/// A frame's faces through `model`: one batch where the runtime prefers batches (ONNX
+/// Runtime, TensorRT), else one call per face on up to `threads` threads (tract; 0 = one
+/// per CPU). `input` gives one face's data, of shape `face_shape` (the batch axis left
+/// out); `run` turns a batch into one result per face, in order.
+pub fn faces_through<T, R>(
+    model: &dyn Backend,
+    items: &[T],
+    threads: usize,
+    face_shape: [usize; 3],
+    input: impl Fn(&T) -> Vec<f32> + Sync,
+    run: impl Fn(Tensor) -> Result<Vec<R>> + Sync,
+) -> Result<Vec<R>>
+where
+    T: Sync,
+    R: Send,
+{
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shape = |n: usize| [&[n][..], &face_shape[..]].concat();
+    if model.prefers_batches() {
+        let mut data = Vec::with_capacity(items.len() * face_shape.iter().product::<usize>());
+        for item in items {
+            data.extend(input(item));
+        }
+        return run(Tensor::new(shape(items.len()), data)?);
+    }
+    map_on_threads(items, threads, |item| {
+        run(Tensor::new(shape(1), input(item))?)?
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("{} returned no result for a face", model.name()))
+    })
+}
 
 /// Threads for `items` faces when `wanted` were asked for (0 = one per CPU): never
 /// more threads than faces, never fewer than one.
@@ -20,7 +56,7 @@ fn thread_count(wanted: usize, items: usize) -> usize {
 /// `one` applied to every item, results in the items' order, on up to `threads` scoped
 /// threads (0 = one per CPU; contiguous chunks, so each thread keeps its faces' order).
 /// The first error is returned; a panicking thread is an error, not a panic of the caller.
-pub fn map_on_threads<T, R, F>(items: &[T], threads: usize, one: F) -> Result<Vec<R>>
+fn map_on_threads<T, R, F>(items: &[T], threads: usize, one: F) -> Result<Vec<R>>
 where
     T: Sync,
     R: Send,
