@@ -11,6 +11,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tract_onnx::prelude::*;
 
+mod max_pool;
+mod prelu;
+
 type Plan = Arc<TypedRunnableModel>;
 
 /// Plans beyond this many are dropped oldest-first; each costs a copy of the weights.
@@ -25,7 +28,9 @@ pub struct TractModel {
 
 impl TractModel {
     pub fn load(path: &Path) -> Result<Self> {
-        let onnx = tract_onnx::onnx();
+        let mut onnx = tract_onnx::onnx();
+        onnx.op_register.insert("PRelu", prelu::parse);
+        max_pool::register(&mut onnx);
         let mut proto = onnx
             .proto_model_for_path(path)
             .map_err(|e| anyhow::anyhow!("{e:?}"))
@@ -184,5 +189,32 @@ impl Backend for TractModel {
                 EngineTensor::new(view.shape().to_vec(), view.iter().copied().collect())
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The op names in the plan tract builds for `model` with one input of `shape`.
+    fn plan_ops(model: &str, shape: &[usize]) -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models").join(model);
+        let model = TractModel::load(&path).expect("bundled model loads");
+        let plan = model.plan(vec![shape.to_vec()]).expect("plan builds");
+        plan.model().nodes.iter().map(|n| n.op().name().to_string()).collect()
+    }
+
+    #[test]
+    fn bundled_models_run_on_the_fast_prelu_and_pool() {
+        let sface = plan_ops("sface.onnx", &[1, 3, 112, 112]);
+        assert_eq!(sface.iter().filter(|op| *op == "PRelu").count(), 27, "{sface:?}");
+        assert!(
+            !sface.iter().any(|op| op == "Iff"),
+            "tract's three-op PReLU is back: {sface:?}"
+        );
+
+        let yunet = plan_ops("yunet.onnx", &[1, 3, 384, 640]);
+        assert_eq!(yunet.iter().filter(|op| *op == "MaxPool2x2").count(), 4, "{yunet:?}");
+        assert!(!yunet.iter().any(|op| op.contains("MaxPool") && op != "MaxPool2x2"));
     }
 }
