@@ -314,9 +314,18 @@ fn is_image(p: &Path) -> bool {
 
 /// Embedding of the largest face in one image file.
 pub fn enrol_image(path: &Path, detector: &YuNet, cfg: &DetectorConfig, embedder: &Embedder) -> Result<Vec<f32>> {
-    largest_face_embedding(path, |view| detector.detect(view, cfg), embedder)?
+    largest_face_embedding(path, |view| detector.detect(view, cfg), embedder, Side::Both)?
         .map(|e| e.vector)
         .context("no face found")
+}
+
+/// Which view of a face to embed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The face as it is, as `faceid` embeds video.
+    AsIs,
+    /// The mean of the face and its mirror image, as enrolment embeds gallery photos.
+    Both,
 }
 
 /// Embedding of the largest face `detect` finds in an image file; `None` when it finds
@@ -325,6 +334,7 @@ pub fn largest_face_embedding(
     path: &Path,
     detect: impl FnOnce(&FrameView) -> Result<Vec<Face>>,
     embedder: &Embedder,
+    side: Side,
 ) -> Result<Option<Embedding>> {
     let img = image::open(path).context("cannot decode image")?.to_rgb8();
     let view = FrameView::from_rgb_image(&img)?;
@@ -332,8 +342,13 @@ pub fn largest_face_embedding(
     let Some(face) = faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
         return Ok(None);
     };
-    let mut e = embedder.embed_with_magnitude(&view, &[face.landmarks])?;
-    e.pop().context("no embedding").map(Some)
+    match side {
+        Side::Both => embedder.embed_mirror_averaged(&view, &face.landmarks).map(Some),
+        Side::AsIs => {
+            let mut e = embedder.embed_with_magnitude(&view, &[face.landmarks])?;
+            e.pop().context("no embedding").map(Some)
+        }
+    }
 }
 
 #[cfg(test)]

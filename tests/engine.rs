@@ -12,7 +12,7 @@ use faceengine::detect::{DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{self, EmotionClassifier, parse_labels};
 use faceengine::frame::{FrameView, PixelFormat};
-use faceengine::gallery::{self, Gallery};
+use faceengine::gallery::{self, Gallery, Side};
 
 fn load(file: &str) -> std::sync::Arc<dyn backend::Backend> {
     backend::load_with(&common::model(file), &BackendOptions::default())
@@ -184,6 +184,38 @@ fn a_gallery_of_one_obama_photo_names_obama_and_not_biden() {
     }
     eprintln!("similarities to obama.jpg: {sims:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_photo_and_its_mirror_image_enrol_as_the_same_template() {
+    // Enrolment averages each face with its mirror image, so which way a gallery photo
+    // faces (or whether a phone mirrored the selfie) does not change what is stored.
+    let det = detector();
+    let emb = embedder();
+    let photo = common::asset("photos/obama.jpg");
+    let mirrored = std::env::temp_dir().join(format!("obama-mirrored-{}.png", std::process::id()));
+    image::imageops::flip_horizontal(&image::open(&photo).expect("photo decodes").to_rgb8())
+        .save(&mirrored)
+        .expect("png");
+    let cfg = DetectorConfig::default();
+    let template = |path: &std::path::Path, side| {
+        gallery::largest_face_embedding(path, |view| det.detect(view, &cfg), &emb, side)
+            .expect("embeds")
+            .expect("a face")
+            .vector
+    };
+    let both = faceengine::embed::cosine(&template(&photo, Side::Both), &template(&mirrored, Side::Both));
+    let as_is = faceengine::embed::cosine(&template(&photo, Side::AsIs), &template(&mirrored, Side::AsIs));
+    let _ = std::fs::remove_file(&mirrored);
+    eprintln!("photo vs mirror image: templates {both:.4}, single views {as_is:.4}");
+    assert!(
+        both > 0.975,
+        "templates of a photo and its mirror image differ: cosine {both}"
+    );
+    assert!(
+        both > as_is,
+        "averaging with the mirror image should bring them closer: {both} vs {as_is}"
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ use faceengine::eval::openset::{self, Answer, ProbeResult};
 use faceengine::eval::pairs::{kfold_accuracy, make_pairs, tar_at_far};
 use faceengine::eval::wider::{EvalImage, average_precision};
 use faceengine::frame::FrameView;
-use faceengine::gallery::{self, DEFAULT_POOR_THRESHOLD, DEFAULT_THRESHOLD, Gallery, MatchThreshold, Person};
+use faceengine::gallery::{self, DEFAULT_POOR_THRESHOLD, DEFAULT_THRESHOLD, Gallery, MatchThreshold, Person, Side};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -328,8 +328,8 @@ fn gallery(args: &Args) -> Result<()> {
         ..DetectorConfig::default()
     };
     let probe_cfg = DetectorConfig::default();
-    let embed = |path: &Path, cfg: &DetectorConfig| {
-        gallery::largest_face_embedding(path, |view| det.detect(view, cfg), &emb)
+    let embed = |path: &Path, cfg: &DetectorConfig, side: Side| {
+        gallery::largest_face_embedding(path, |view| det.detect(view, cfg), &emb, side)
             .with_context(|| path.display().to_string())
     };
     let enrol_jobs: Vec<(usize, usize)> = split
@@ -338,7 +338,7 @@ fn gallery(args: &Args) -> Result<()> {
         .flat_map(|(p, imgs)| imgs.iter().map(move |&i| (*p, i)))
         .collect();
     let enrolled = par_map(&enrol_jobs, "enrolment images", |&(p, i)| {
-        embed(&people[p].1[i], &enrol_cfg)
+        embed(&people[p].1[i], &enrol_cfg, Side::Both)
     })?;
     let mut g = Gallery {
         model: "sface".into(),
@@ -366,7 +366,9 @@ fn gallery(args: &Args) -> Result<()> {
         g.people[k].embeddings.push(e.vector);
     }
     let threshold = threshold.for_gallery(g.image_count());
-    let answers = par_map(&split.probes, "probes", |&(p, i, _)| embed(&people[p].1[i], &probe_cfg))?;
+    let answers = par_map(&split.probes, "probes", |&(p, i, _)| {
+        embed(&people[p].1[i], &probe_cfg, Side::AsIs)
+    })?;
     let results: Vec<ProbeResult> = split
         .probes
         .iter()
