@@ -254,6 +254,22 @@ impl<'a> FrameView<'a> {
                 px(xi as usize, yi as usize)
             }
         };
+        // A sample on a row of pixel centres needs only that row, and one on a pixel
+        // centre only that pixel: the blend below would weigh the rest by exactly 0.
+        // Integer downscales (1280 -> 640, 1920 -> 640) sample only pixel centres, so
+        // the detector's resize reads a quarter of the pixels it otherwise would.
+        if ay == 0.0 {
+            let p00 = tap(x0, y0);
+            if ax == 0.0 {
+                return p00;
+            }
+            let p10 = tap(x0 + 1, y0);
+            let mut out = [0.0; N];
+            for c in 0..N {
+                out[c] = p00[c] + (p10[c] - p00[c]) * ax;
+            }
+            return out;
+        }
         let (p00, p10, p01, p11) = (tap(x0, y0), tap(x0 + 1, y0), tap(x0, y0 + 1), tap(x0 + 1, y0 + 1));
         let mut out = [0.0; N];
         for c in 0..N {
@@ -457,5 +473,63 @@ mod tests {
         assert!((out[32] - 20.0).abs() < 1e-3);
         assert!((out[64] - 10.0).abs() < 1e-3);
         assert_eq!(out[5], 0.0, "padding column must be zero");
+    }
+
+    /// The resize written out the slow way: `taps`×`taps` bilinear samples per output
+    /// pixel, each blending four pixels.
+    fn reference_resize(rgb: &[u8], w: usize, h: usize, ow: usize, oh: usize) -> Vec<[f32; 3]> {
+        // Outside the frame reads as black, as the sampler's border.
+        let px = |x: i64, y: i64, c: usize| {
+            if x < 0 || y < 0 || x >= w as i64 || y >= h as i64 {
+                0.0
+            } else {
+                rgb[(y as usize * w + x as usize) * 3 + c] as f32
+            }
+        };
+        let (sx, sy) = (w as f32 / ow as f32, h as f32 / oh as f32);
+        let taps = (sx.max(sy) - 0.25).ceil().clamp(1.0, 4.0) as usize;
+        let mut out = Vec::new();
+        for y in 0..oh {
+            for x in 0..ow {
+                let mut acc = [0.0f32; 3];
+                for j in 0..taps {
+                    for i in 0..taps {
+                        let fx = (x as f32 + 0.5) * sx + sx * ((i as f32 + 0.5) / taps as f32 - 0.5) - 0.5;
+                        let fy = (y as f32 + 0.5) * sy + sy * ((j as f32 + 0.5) / taps as f32 - 0.5) - 0.5;
+                        let (x0, y0) = (fx.floor() as i64, fy.floor() as i64);
+                        let (ax, ay) = (fx - fx.floor(), fy - fy.floor());
+                        for (c, a) in acc.iter_mut().enumerate() {
+                            let top = px(x0, y0, c) * (1.0 - ax) + px(x0 + 1, y0, c) * ax;
+                            let bottom = px(x0, y0 + 1, c) * (1.0 - ax) + px(x0 + 1, y0 + 1, c) * ax;
+                            *a += top * (1.0 - ay) + bottom * ay;
+                        }
+                    }
+                }
+                out.push(acc.map(|v| v / (taps * taps) as f32));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn resize_matches_the_area_average_at_integer_and_fractional_scales() {
+        let (w, h) = (24, 18);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37 + i / 7) % 251) as u8).collect();
+        let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("valid");
+        // 2× and 3× (pixel centres only), 1.5× across and 2× down (one row of centres),
+        // and 1.6× both ways (no centres).
+        for (ow, oh) in [(12, 9), (8, 6), (16, 9), (15, 11)] {
+            let out = view.resize_bgr_planar(ow, oh, ow, oh);
+            let plane = ow * oh;
+            for (i, want) in reference_resize(&rgb, w, h, ow, oh).iter().enumerate() {
+                let got = [out[2 * plane + i], out[plane + i], out[i]];
+                for c in 0..3 {
+                    assert!(
+                        (got[c] - want[c]).abs() < 1e-3,
+                        "{ow}x{oh} pixel {i}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
     }
 }
