@@ -5,7 +5,7 @@ use crate::backend::Backend;
 use crate::frame::FrameView;
 use crate::spread;
 use crate::tensor::Tensor;
-use anyhow::{Result, ensure};
+use anyhow::{Result, bail, ensure};
 use std::sync::Arc;
 
 /// One face's identity embedding.
@@ -62,50 +62,60 @@ impl Embedder {
     /// One face's embedding taken as the mean of its own and its mirror image's, for
     /// enrolment: a gallery photo shows one side of the face lit and turned one way, the
     /// video may show the other, and the mean template sits between the two. Costs two
-    /// SFace runs, which is nothing next to decoding the photo.
+    /// SFace runs, which is nothing next to decoding the photo; they go through the model
+    /// as a frame's faces do (one batch, or one call each on tract).
     pub fn embed_mirror_averaged(&self, frame: &FrameView, landmarks: &[[f32; 2]; 5]) -> Result<Embedding> {
         let face = aligned_rgb(frame, landmarks);
         let mirrored: Vec<f32> = face
             .chunks_exact(ALIGNED_SIZE)
             .flat_map(|row| row.iter().rev().copied())
             .collect();
-        let batch = Tensor::new(vec![2, 3, ALIGNED_SIZE, ALIGNED_SIZE], [face, mirrored].concat())?;
-        let out = self.run_raw(batch)?;
-        let mean: Vec<f32> = out.row(0).iter().zip(out.row(1)).map(|(a, b)| (a + b) / 2.0).collect();
+        let raw = spread::faces_through(
+            self.model.as_ref(),
+            &[face, mirrored],
+            self.threads,
+            [3, ALIGNED_SIZE, ALIGNED_SIZE],
+            |view: &Vec<f32>| view.clone(),
+            |batch| self.raw_embeddings(batch),
+        )?;
+        let [face, mirrored] = &raw[..] else {
+            bail!(
+                "SFace returned {} embeddings for a face and its mirror image",
+                raw.len()
+            )
+        };
+        let mean: Vec<f32> = face.iter().zip(mirrored).map(|(a, b)| (a + b) / 2.0).collect();
         Ok(Embedding {
             vector: normalise(&mean),
-            magnitude: (magnitude(out.row(0)) + magnitude(out.row(1))) / 2.0,
+            magnitude: (magnitude(face) + magnitude(mirrored)) / 2.0,
         })
     }
 
     /// Embeddings of already aligned faces, `[N, 3, 112, 112]` RGB 0..255.
     pub fn embed_aligned(&self, batch: Tensor) -> Result<Vec<Embedding>> {
-        let emb = self.run_raw(batch)?;
-        Ok((0..emb.batch())
-            .map(|i| {
-                let raw = emb.row(i);
-                Embedding {
-                    vector: normalise(raw),
-                    magnitude: magnitude(raw),
-                }
+        Ok(self
+            .raw_embeddings(batch)?
+            .iter()
+            .map(|raw| Embedding {
+                vector: normalise(raw),
+                magnitude: magnitude(raw),
             })
             .collect())
     }
 
-    /// SFace's raw (unnormalised) output for a batch of aligned faces, one row each.
-    fn run_raw(&self, batch: Tensor) -> Result<Tensor> {
+    /// SFace's raw (unnormalised) outputs for a batch of aligned faces, one per face.
+    fn raw_embeddings(&self, batch: Tensor) -> Result<Vec<Vec<f32>>> {
         let n = batch.batch();
         let out = self.model.run(&[batch])?;
         let emb = out
-            .into_iter()
-            .next()
+            .first()
             .ok_or_else(|| anyhow::anyhow!("SFace model returned no output"))?;
         ensure!(
             emb.batch() == n,
             "SFace returned {} embeddings for {n} faces",
             emb.batch()
         );
-        Ok(emb)
+        Ok((0..n).map(|i| emb.row(i).to_vec()).collect())
     }
 }
 

@@ -254,30 +254,24 @@ impl<'a> FrameView<'a> {
                 px(xi as usize, yi as usize)
             }
         };
-        // A sample on a row of pixel centres needs only that row, and one on a pixel
-        // centre only that pixel: the blend below would weigh the rest by exactly 0.
-        // Integer downscales (1280 -> 640, 1920 -> 640) sample only pixel centres, so
-        // the detector's resize reads a quarter of the pixels it otherwise would.
-        if ay == 0.0 {
-            let p00 = tap(x0, y0);
+        // One row of the blend: a sample on a column of pixel centres reads one pixel,
+        // not two, and one on a row of centres reads one row, since the blend would
+        // weigh the rest by exactly 0. Integer downscales (1280 -> 640, 1920 -> 640)
+        // sample only centres, so the detector's resize reads a quarter of the pixels.
+        let row = |yi: i64| -> [f32; N] {
+            let left = tap(x0, yi);
             if ax == 0.0 {
-                return p00;
+                return left;
             }
-            let p10 = tap(x0 + 1, y0);
-            let mut out = [0.0; N];
-            for c in 0..N {
-                out[c] = p00[c] + (p10[c] - p00[c]) * ax;
-            }
-            return out;
+            let right = tap(x0 + 1, yi);
+            std::array::from_fn(|c| left[c] + (right[c] - left[c]) * ax)
+        };
+        let top = row(y0);
+        if ay == 0.0 {
+            return top;
         }
-        let (p00, p10, p01, p11) = (tap(x0, y0), tap(x0 + 1, y0), tap(x0, y0 + 1), tap(x0 + 1, y0 + 1));
-        let mut out = [0.0; N];
-        for c in 0..N {
-            let top = p00[c] + (p10[c] - p00[c]) * ax;
-            let bot = p01[c] + (p11[c] - p01[c]) * ax;
-            out[c] = top + (bot - top) * ay;
-        }
-        out
+        let bottom = row(y0 + 1);
+        std::array::from_fn(|c| top[c] + (bottom[c] - top[c]) * ay)
     }
 
     /// Averages `taps`×`taps` bilinear samples over the source footprint of one output pixel,

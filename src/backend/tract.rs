@@ -29,7 +29,7 @@ pub struct TractModel {
 impl TractModel {
     pub fn load(path: &Path) -> Result<Self> {
         let mut onnx = tract_onnx::onnx();
-        onnx.op_register.insert("PRelu", prelu::parse);
+        prelu::register(&mut onnx);
         max_pool::register(&mut onnx);
         let mut proto = onnx
             .proto_model_for_path(path)

@@ -11,13 +11,18 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
-/// Parses ONNX `PRelu` into [`PreluExpansion`]; registered in place of tract's own.
-pub fn parse(_ctx: &ParsingContext, _node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+/// Puts [`parse`] in place of tract's `PRelu` parser.
+pub fn register(onnx: &mut tract_onnx::Onnx) {
+    onnx.op_register.insert("PRelu", parse);
+}
+
+/// Parses ONNX `PRelu` into [`PreluExpansion`].
+fn parse(_ctx: &ParsingContext, _node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     Ok((expand(PreluExpansion), vec![]))
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
-pub struct PreluExpansion;
+struct PreluExpansion;
 
 impl Expansion for PreluExpansion {
     fn name(&self) -> StaticName {
