@@ -77,6 +77,20 @@ impl Detector {
             Self::Mtcnn(d) => d.detect(frame, cfg),
         }
     }
+
+    /// [`detect`](Self::detect) with the caller choosing which weak faces YuNet looks
+    /// at again ([`YuNet::detect_rechecking`]); MTCNN's pyramid has no such step.
+    pub fn detect_rechecking(
+        &self,
+        frame: &FrameView,
+        cfg: &DetectorConfig,
+        needs_recheck: impl Fn(&Face) -> bool,
+    ) -> Result<Vec<Face>> {
+        match self {
+            Self::YuNet(d) => d.detect_rechecking(frame, cfg, needs_recheck),
+            Self::Mtcnn(d) => d.detect(frame, cfg),
+        }
+    }
 }
 
 /// One detected face, in pixels of the frame it was found in.

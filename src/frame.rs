@@ -300,15 +300,23 @@ impl<'a> FrameView<'a> {
     /// The whole frame scaled to `out_w`×`out_h`, written as planar BGR 0..255 into the
     /// top-left of a `pad_w`×`pad_h` CHW buffer (the rest stays zero): YuNet's input.
     pub fn resize_bgr_planar(&self, out_w: usize, out_h: usize, pad_w: usize, pad_h: usize) -> Vec<f32> {
+        let whole = [0.0, 0.0, self.width as f32, self.height as f32];
+        self.crop_bgr_planar(whole, out_w, out_h, pad_w, pad_h)
+    }
+
+    /// The rectangle (x, y, w, h) of the frame scaled to `out_w`×`out_h`, laid out as
+    /// [`resize_bgr_planar`](Self::resize_bgr_planar) lays out the whole frame. Parts of
+    /// the rectangle outside the frame are black, as YuNet's padding is.
+    pub fn crop_bgr_planar(&self, rect: [f32; 4], out_w: usize, out_h: usize, pad_w: usize, pad_h: usize) -> Vec<f32> {
         let mut out = vec![0.0f32; 3 * pad_w * pad_h];
-        let sx = self.width as f32 / out_w as f32;
-        let sy = self.height as f32 / out_h as f32;
+        let sx = rect[2] / out_w as f32;
+        let sy = rect[3] / out_h as f32;
         let taps = (sx.max(sy) - 0.25).ceil().clamp(1.0, 4.0) as usize;
         let plane = pad_w * pad_h;
         for y in 0..out_h.min(pad_h) {
-            let cy = (y as f32 + 0.5) * sy;
+            let cy = rect[1] + (y as f32 + 0.5) * sy;
             for x in 0..out_w.min(pad_w) {
-                let cx = (x as f32 + 0.5) * sx;
+                let cx = rect[0] + (x as f32 + 0.5) * sx;
                 let [r, g, b] = self.area_rgb(cx, cy, sx, sy, taps);
                 let i = y * pad_w + x;
                 out[i] = b;
@@ -523,6 +531,31 @@ mod tests {
                         "{ow}x{oh} pixel {i}: {got:?} vs {want:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_crop_reads_its_rectangle_and_black_outside_the_frame() {
+        let (w, h) = (10, 8);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 53) % 256) as u8).collect();
+        let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("valid");
+        // A 6x6 crop at the frame's own scale, hanging 2 pixels over the right edge,
+        // padded to 8x8.
+        let out = view.crop_bgr_planar([6.0, 1.0, 6.0, 6.0], 6, 6, 8, 8);
+        let plane = 64;
+        for y in 0..8 {
+            for x in 0..8 {
+                let i = y * 8 + x;
+                let got = [out[2 * plane + i], out[plane + i], out[i]];
+                let (fx, fy) = (6 + x, 1 + y);
+                let want = if x < 6 && y < 6 && fx < w {
+                    let j = (fy * w + fx) * 3;
+                    [rgb[j] as f32, rgb[j + 1] as f32, rgb[j + 2] as f32]
+                } else {
+                    [0.0; 3]
+                };
+                assert_eq!(got, want, "crop pixel ({x}, {y})");
             }
         }
     }

@@ -130,6 +130,47 @@ fn faces_are_found_where_they_are_in_every_format() {
 }
 
 #[test]
+fn a_small_dim_covered_face_is_found_by_a_closer_look() {
+    let det = detector();
+    let (frame, face) = common::small_dim_covered_face();
+    let view = FrameView::from_rgb_image(&frame).expect("frame");
+    let without = DetectorConfig {
+        recheck_threshold: 1.0,
+        ..DetectorConfig::default()
+    };
+    assert!(
+        det.detect(&view, &without).expect("detection runs").is_empty(),
+        "at working size 640 alone the face scores under 0.8: this frame no longer tests the recheck"
+    );
+    let found = det.detect(&view, &DetectorConfig::default()).expect("detection runs");
+    assert_eq!(found.len(), 1, "one face, found by the recheck: {found:?}");
+    let f = &found[0];
+    assert!(f.score >= 0.8, "it counts with the closer look's score: {}", f.score);
+    assert!(
+        common::iou(&f.bbox, &face) > 0.6,
+        "{:?} is not the face at {face:?}",
+        f.bbox
+    );
+    // The landmarks are the closer look's: the eyes level and inside the box's top half.
+    let [x, y, w, h] = f.bbox;
+    for eye in &f.landmarks[..2] {
+        assert!(
+            eye[0] > x && eye[0] < x + w && eye[1] > y && eye[1] < y + 0.6 * h,
+            "{eye:?} in {:?}",
+            f.bbox
+        );
+    }
+    assert!((f.landmarks[0][1] - f.landmarks[1][1]).abs() < 0.1 * h);
+    // At the frame's own size there is nothing closer to look from.
+    let full = DetectorConfig {
+        working_size: 0,
+        ..DetectorConfig::default()
+    };
+    let at_full = det.detect(&view, &full).expect("detection runs");
+    assert_eq!(at_full.len(), 1);
+}
+
+#[test]
 fn detector_options_limit_the_faces() {
     let det = detector();
     let (rgb, w, h) = common::load_rgb(&common::asset("photos/sample1.jpg"));

@@ -87,3 +87,44 @@ pub fn load_rgb(path: &Path) -> (Vec<u8>, usize, usize) {
     let (w, h) = (img.width() as usize, img.height() as usize);
     (img.into_raw(), w, h)
 }
+
+/// A 1920x1080 frame holding one small, dim, half-covered face, as a classroom camera
+/// sees a back row: obama.jpg scaled so that the face is 56 pixels tall (19 at the
+/// default working size), at 60% brightness, a skin-coloured patch over nose and
+/// mouth. Returns the frame and the face's box.
+///
+/// YuNet scores it about 0.71 at working size 640 (under the default threshold, 0.8)
+/// and about 0.89 on a crop at twice that scale.
+pub fn small_dim_covered_face() -> (image::RgbImage, [f32; 4]) {
+    let photo = image::open(asset("photos/obama.jpg"))
+        .expect("decodable photo")
+        .to_rgb8();
+    // obama.jpg's face, from expected-faces.json.
+    let face = [371.0f32, 91.0, 239.0, 329.0];
+    let k = 56.0 / face[3];
+    let (pw, ph) = (
+        (photo.width() as f32 * k).round() as u32,
+        (photo.height() as f32 * k).round() as u32,
+    );
+    let small = image::imageops::resize(&photo, pw, ph, image::imageops::FilterType::Triangle);
+    let mut frame = image::RgbImage::from_pixel(1920, 1080, image::Rgb([90, 90, 90]));
+    let (ox, oy) = (900u32, 500u32);
+    for (x, y, p) in small.enumerate_pixels() {
+        let dim = |v: u8| (v as f32 * 0.6) as u8;
+        frame.put_pixel(ox + x, oy + y, image::Rgb([dim(p[0]), dim(p[1]), dim(p[2])]));
+    }
+    let bbox = [
+        ox as f32 + face[0] * k,
+        oy as f32 + face[1] * k,
+        face[2] * k,
+        face[3] * k,
+    ];
+    let (x0, x1) = ((bbox[0] + 0.2 * bbox[2]) as u32, (bbox[0] + 0.8 * bbox[2]) as u32);
+    let (y0, y1) = ((bbox[1] + 0.55 * bbox[3]) as u32, (bbox[1] + 0.8 * bbox[3]) as u32);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            frame.put_pixel(x, y, image::Rgb([196, 150, 120]));
+        }
+    }
+    (frame, bbox)
+}

@@ -416,3 +416,31 @@ fn facedetect_model_mtcnn_finds_the_faces_and_says_so() {
         assert_eq!(d.get::<gst::Array>("landmarks").expect("landmarks").len(), 10);
     }
 }
+
+#[test]
+fn facedetect_finds_a_small_dim_covered_face_by_default_and_says_which_property_does() {
+    init();
+    let (frame, face) = engine_common::small_dim_covered_face();
+    let png = temp_dir("small-face").join("frame.png");
+    frame.save(&png).expect("png written");
+    for format in ["I420", "RGB"] {
+        let (caps, buf) = photo_buffer(&png, format);
+        let found = |launch: &str| {
+            let mut h = gst_check::Harness::new_parse(launch);
+            h.set_src_caps(caps.clone());
+            let out = h.push_and_pull(buf.clone()).expect("a buffer comes out");
+            found_boxes(&out, &caps)
+        };
+        let boxes = found("facedetect");
+        assert_eq!(boxes.len(), 1, "{format}: the face by default: {boxes:?}");
+        assert!(
+            engine_common::iou(&boxes[0], &face) > 0.6,
+            "{format}: {:?} is not the face at {face:?}",
+            boxes[0]
+        );
+        assert!(
+            found("facedetect recheck-threshold=1").is_empty(),
+            "{format}: found without the recheck"
+        );
+    }
+}

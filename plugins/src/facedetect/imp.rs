@@ -9,7 +9,7 @@
 
 use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
-use faceengine::detect::{Detector, DetectorConfig};
+use faceengine::detect::{Detector, DetectorConfig, Face};
 use faceengine::track::{Appearance, Tracker, TrackerConfig};
 use gst::glib;
 use gst::prelude::*;
@@ -135,6 +135,19 @@ impl ObjectImpl for FaceDetect {
                     .default_value(d.working_size)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecDouble::builder("recheck-threshold")
+                    .nick("Recheck threshold")
+                    .blurb(
+                        "YuNet only: a small face scoring this or more at working-size, but under \
+                         threshold (or track-threshold for a tracked face), is looked at again on a crop at \
+                         up to twice working-size's scale, and counts with the better of the two scores. \
+                         Finds small dim or half-covered faces without a larger working-size; 1 = off",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.recheck_threshold as f64)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecBoolean::builder("tracking")
                     .nick("Tracking")
                     .blurb(
@@ -204,6 +217,7 @@ impl ObjectImpl for FaceDetect {
             "min-size" => s.config.min_size = value.get::<u32>().unwrap_or(0) as f32,
             "max-faces" => s.config.max_faces = value.get::<u32>().unwrap_or(0) as usize,
             "working-size" => s.config.working_size = value.get::<u32>().unwrap_or(640),
+            "recheck-threshold" => s.config.recheck_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -225,6 +239,7 @@ impl ObjectImpl for FaceDetect {
             "min-size" => (s.config.min_size as u32).to_value(),
             "max-faces" => (s.config.max_faces as u32).to_value(),
             "working-size" => s.config.working_size.to_value(),
+            "recheck-threshold" => (s.config.recheck_threshold as f64).to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -329,10 +344,16 @@ impl BaseTransformImpl for FaceDetect {
         }
         let element = self.obj();
         let detector = &state.detector;
+        // A small face under the score a new track needs gets a closer look, even where
+        // it would continue a track with what it has: the closer look's landmarks align
+        // it better for faceid (hard classroom video: 0.929 with 28 label changes a
+        // minute, 0.920 with 44 when faces continuing a track were not looked at again).
+        // Looking again at every small face was slower and no better (0.926).
+        let needs_recheck = |f: &Face| f.score < new_track_score;
         let found = state
             .analysis
             .run(element.upcast_ref(), "Face detection", buf, &info, |view| {
-                let faces = detector.detect(view, &config)?;
+                let faces = detector.detect_rechecking(view, &config, needs_recheck)?;
                 // The tracker tells a cut from motion by what the box looks like.
                 let looks = faces
                     .iter()
