@@ -6,6 +6,10 @@
 //! of each predicted box is read: when one no longer looks like the face it follows (a
 //! cut, a face that jumped), the detector runs on that frame after all, so that no
 //! element downstream embeds, classifies or draws a box in a stale place.
+//!
+//! With YuNet, a small face that scores too little at the working size to start a
+//! track gets a second look on a crop at twice the scale (`recheck-threshold`): a dim
+//! or half-covered face in a back row scores far higher at 60 pixels than at 30.
 
 use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
