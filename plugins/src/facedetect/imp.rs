@@ -143,9 +143,9 @@ impl ObjectImpl for FaceDetect {
                     .nick("Recheck threshold")
                     .blurb(
                         "YuNet only: a small face scoring this or more at working-size, but under \
-                         threshold (or track-threshold for a tracked face), is looked at again on a crop at \
-                         up to twice working-size's scale, and counts with the better of the two scores. \
-                         Finds small dim or half-covered faces without a larger working-size; 1 = off",
+                         threshold, is looked at again on a crop at up to twice working-size's scale, and \
+                         counts with the better look's score, box and landmarks. Finds small dim or \
+                         half-covered faces without a larger working-size; 1 = off",
                     )
                     .minimum(0.0)
                     .maximum(1.0)
