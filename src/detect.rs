@@ -79,15 +79,17 @@ impl Detector {
     }
 
     /// [`detect`](Self::detect) with the caller choosing which weak faces YuNet looks
-    /// at again ([`YuNet::detect_rechecking`]); MTCNN's pyramid has no such step.
+    /// at again, and where it expects faces ([`YuNet::detect_rechecking`]); MTCNN's
+    /// pyramid has no such step.
     pub fn detect_rechecking(
         &self,
         frame: &FrameView,
         cfg: &DetectorConfig,
         needs_recheck: impl Fn(&Face) -> bool,
+        expected: &[[f32; 4]],
     ) -> Result<Vec<Face>> {
         match self {
-            Self::YuNet(d) => d.detect_rechecking(frame, cfg, needs_recheck),
+            Self::YuNet(d) => d.detect_rechecking(frame, cfg, needs_recheck, expected),
             Self::Mtcnn(d) => d.detect(frame, cfg),
         }
     }

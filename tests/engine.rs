@@ -8,7 +8,7 @@
 mod common;
 
 use faceengine::backend::{self, BackendOptions};
-use faceengine::detect::{DetectorConfig, YuNet};
+use faceengine::detect::{DetectorConfig, Face, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{self, EmotionClassifier, parse_labels};
 use faceengine::frame::{FrameView, PixelFormat};
@@ -300,4 +300,51 @@ fn a_model_that_is_not_an_emotion_model_is_a_clear_error() {
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("sface.onnx") && err.contains("[N,1,S,S]"), "{err}");
+}
+
+#[test]
+fn a_followed_face_too_dim_to_be_a_candidate_is_found_where_it_is_expected() {
+    let det = detector();
+    // The small covered face at 30% brightness: YuNet scores it about 0.07 at working
+    // size 640, under recheck-threshold, so nothing draws a closer look to it.
+    let (frame, face) = common::covered_face(56.0, 0.3, 0.55);
+    let view = FrameView::from_rgb_image(&frame).expect("frame");
+    // facedetect's threshold for a face continuing a track (track-threshold).
+    let cfg = DetectorConfig {
+        score_threshold: 0.5,
+        ..DetectorConfig::default()
+    };
+    let weak = |f: &Face| f.score < 0.8;
+    assert!(
+        det.detect_rechecking(&view, &cfg, weak, &[]).expect("runs").is_empty(),
+        "found with no face expected: this frame no longer tests the look where one is"
+    );
+    // Where a track expects the face (its prediction is a little off), YuNet looks
+    // closer and finds it.
+    let expected = [face[0] + 4.0, face[1] - 3.0, face[2] * 1.1, face[3] * 1.1];
+    let found = det.detect_rechecking(&view, &cfg, weak, &[expected]).expect("runs");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].score >= 0.5, "{}", found[0].score);
+    assert!(
+        common::iou(&found[0].bbox, &face) > 0.6,
+        "{:?} is not the face at {face:?}",
+        found[0].bbox
+    );
+    // An expected place with no face in it stays empty.
+    let elsewhere = [200.0, 200.0, face[2], face[3]];
+    assert!(
+        det.detect_rechecking(&view, &cfg, weak, &[elsewhere])
+            .expect("runs")
+            .is_empty()
+    );
+    // With the closer looks off (recheck-threshold=1) nothing is looked for.
+    let off = DetectorConfig {
+        recheck_threshold: 1.0,
+        ..cfg.clone()
+    };
+    assert!(
+        det.detect_rechecking(&view, &off, weak, &[expected])
+            .expect("runs")
+            .is_empty()
+    );
 }

@@ -48,7 +48,9 @@ pub struct DetectorConfig {
     /// twice the working scale, and takes that look's score, box and landmarks when it
     /// scores higher. A small dim or half-covered face scores far lower at 30 pixels than
     /// at 60; this finds it as a larger working size would, for the cost of a few small
-    /// crops instead of four times the pixels. 1 (or more) turns it off.
+    /// crops instead of four times the pixels. The places where
+    /// [`YuNet::detect_rechecking`]'s caller expects faces get the same look. 1 (or
+    /// more) turns both off.
     pub recheck_threshold: f32,
     /// MTCNN only: the smallest face its image pyramid looks for, in frame pixels.
     pub min_face_size: f32,
@@ -107,18 +109,25 @@ impl YuNet {
     }
 
     pub fn detect(&self, frame: &FrameView, cfg: &DetectorConfig) -> Result<Vec<Face>> {
-        self.detect_rechecking(frame, cfg, |f| f.score < cfg.score_threshold)
+        self.detect_rechecking(frame, cfg, |f| f.score < cfg.score_threshold, &[])
     }
 
     /// [`detect`](Self::detect), where `needs_recheck` says which small faces found at
     /// the working size (scoring at least `recheck_threshold`) get a closer look:
     /// facedetect, whose detector threshold is track-threshold when tracking, looks
     /// again at those under the score a new track needs.
+    ///
+    /// `expected` are boxes where the caller expects a face (a tracker's predictions):
+    /// a small one that no face found at the working size covers gets the same closer
+    /// look, so that a followed face behind a hand or a cup, which YuNet scores under
+    /// `recheck_threshold` at 30 pixels but often well over `score_threshold` at 60,
+    /// stays found. Nothing is looked for where nothing is expected.
     pub fn detect_rechecking(
         &self,
         frame: &FrameView,
         cfg: &DetectorConfig,
         needs_recheck: impl Fn(&Face) -> bool,
+        expected: &[[f32; 4]],
     ) -> Result<Vec<Face>> {
         let (w, h, pw, ph) = Self::input_size(frame.width, frame.height, cfg.working_size);
         let scale = w as f32 / frame.width as f32;
@@ -132,14 +141,29 @@ impl YuNet {
         let mut faces = self.detect_in(frame, whole, (w, h, pw, ph), candidates, cfg.nms_threshold)?;
         if rechecks {
             let closer = (scale * RECHECK_ZOOM).min(1.0);
-            for face in faces.iter_mut() {
-                if !needs_recheck(face) || face.bbox[2].max(face.bbox[3]) * scale > RECHECK_MAX_SIDE {
+            let small = |b: &[f32; 4]| b[2].max(b[3]) * scale <= RECHECK_MAX_SIDE;
+            // Whether each face has had its closer look or needs none.
+            let mut settled = vec![false; faces.len()];
+            for (face, settled) in faces.iter_mut().zip(settled.iter_mut()) {
+                *settled = face.score >= cfg.score_threshold;
+                if !needs_recheck(face) || !small(&face.bbox) {
                     continue;
                 }
-                if let Some(better) = self.recheck(frame, face, closer, candidates, cfg.nms_threshold)?
+                *settled = true;
+                if let Some(better) = self.recheck(frame, &face.bbox, closer, candidates, cfg.nms_threshold)?
                     && better.score > face.score
                 {
                     *face = better;
+                }
+            }
+            for place in expected.iter().filter(|b| small(b)) {
+                let covered = faces
+                    .iter()
+                    .zip(&settled)
+                    .any(|(f, &settled)| settled && iou(&f.bbox, place) >= RECHECK_MIN_IOU);
+                if !covered && let Some(found) = self.recheck(frame, place, closer, candidates, cfg.nms_threshold)? {
+                    faces.push(found);
+                    settled.push(true);
                 }
             }
             // Two candidates may have become the same face.
@@ -189,17 +213,18 @@ impl YuNet {
         Ok(nms(faces, nms_threshold))
     }
 
-    /// The face of `candidate` as the network sees it on a crop around it at `scale`
-    /// (network pixels per frame pixel): the crop's face that overlaps it most, if any.
+    /// The face in the frame's box `place` as the network sees it on a crop around it at
+    /// `scale` (network pixels per frame pixel): the crop's face that overlaps the box
+    /// most, if any.
     fn recheck(
         &self,
         frame: &FrameView,
-        candidate: &Face,
+        place: &[f32; 4],
         scale: f32,
         threshold: f32,
         nms_threshold: f32,
     ) -> Result<Option<Face>> {
-        let [x, y, bw, bh] = candidate.bbox;
+        let [x, y, bw, bh] = *place;
         // The face with as much room again around it: the network judges a face by
         // its surroundings too, and the box found at the working size is rough.
         // The crop is a multiple of 32 network pixels across, so that it needs no
@@ -211,7 +236,7 @@ impl YuNet {
         let found = self.detect_in(frame, rect, (n, n, n, n), threshold, nms_threshold)?;
         Ok(found
             .into_iter()
-            .map(|f| (iou(&f.bbox, &candidate.bbox), f))
+            .map(|f| (iou(&f.bbox, place), f))
             .filter(|(overlap, _)| *overlap >= RECHECK_MIN_IOU)
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, f)| f))

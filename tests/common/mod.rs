@@ -96,6 +96,12 @@ pub fn load_rgb(path: &Path) -> (Vec<u8>, usize, usize) {
 /// YuNet scores it about 0.71 at working size 640 (under the default threshold, 0.8)
 /// and about 0.89 on a crop at twice that scale.
 pub fn small_dim_covered_face() -> (image::RgbImage, [f32; 4]) {
+    covered_face(56.0, 0.6, 0.55)
+}
+
+/// [`small_dim_covered_face`] with the face `height` pixels tall, at `light` times its
+/// brightness, and the patch's top `patch_top` face heights below the box's top.
+pub fn covered_face(height: f32, light: f32, patch_top: f32) -> (image::RgbImage, [f32; 4]) {
     let photo = image::open(asset("photos/obama.jpg"))
         .expect("decodable photo")
         .to_rgb8();
@@ -104,7 +110,7 @@ pub fn small_dim_covered_face() -> (image::RgbImage, [f32; 4]) {
         .find(|(name, _)| name == "obama.jpg")
         .and_then(|(_, boxes)| boxes.first().copied())
         .expect("obama.jpg's face in expected-faces.json");
-    let k = 56.0 / face[3];
+    let k = height / face[3];
     let (pw, ph) = (
         (photo.width() as f32 * k).round() as u32,
         (photo.height() as f32 * k).round() as u32,
@@ -113,7 +119,7 @@ pub fn small_dim_covered_face() -> (image::RgbImage, [f32; 4]) {
     let mut frame = image::RgbImage::from_pixel(1920, 1080, image::Rgb([90, 90, 90]));
     let (ox, oy) = (900u32, 500u32);
     for (x, y, p) in small.enumerate_pixels() {
-        let dim = |v: u8| (v as f32 * 0.6) as u8;
+        let dim = |v: u8| (v as f32 * light) as u8;
         frame.put_pixel(ox + x, oy + y, image::Rgb([dim(p[0]), dim(p[1]), dim(p[2])]));
     }
     let bbox = [
@@ -123,7 +129,10 @@ pub fn small_dim_covered_face() -> (image::RgbImage, [f32; 4]) {
         face[3] * k,
     ];
     let (x0, x1) = ((bbox[0] + 0.2 * bbox[2]) as u32, (bbox[0] + 0.8 * bbox[2]) as u32);
-    let (y0, y1) = ((bbox[1] + 0.55 * bbox[3]) as u32, (bbox[1] + 0.8 * bbox[3]) as u32);
+    let (y0, y1) = (
+        (bbox[1] + patch_top * bbox[3]) as u32,
+        (bbox[1] + (patch_top + 0.25) * bbox[3]) as u32,
+    );
     for y in y0..y1 {
         for x in x0..x1 {
             frame.put_pixel(x, y, image::Rgb([196, 150, 120]));

@@ -9,7 +9,14 @@
 //!
 //! With YuNet, a small face that scores too little at the working size to start a
 //! track gets a second look on a crop at twice the scale (`recheck-threshold`): a dim
-//! or half-covered face in a back row scores far higher at 60 pixels than at 30.
+//! or half-covered face in a back row scores far higher at 60 pixels than at 30. So
+//! does the place where a tracked face should be when the working size shows none
+//! there at all.
+//!
+//! A tracked face the detector misses is kept for `keep-lost` frames, and reported
+//! where its track predicts it for as long as that box still looks like its last
+//! detection: a hand passing in front of it or a dim moment does not make it blink out
+//! (and faceid and faceemotion start over on it).
 
 use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
@@ -35,6 +42,8 @@ struct Settings {
     interval: u32,
     /// Score at which a detection continues a track (new faces need the threshold).
     track_threshold: f32,
+    /// Frames a track is kept after its face's last detection.
+    keep_lost: u32,
     backend: BackendSettings,
 }
 
@@ -48,6 +57,7 @@ impl Default for Settings {
             // error, and detection is the largest cost left once identity is per track.
             interval: 2,
             track_threshold: 0.5,
+            keep_lost: TrackerConfig::default().max_lost,
             backend: BackendSettings::default(),
         }
     }
@@ -144,7 +154,8 @@ impl ObjectImpl for FaceDetect {
                     .blurb(
                         "YuNet only: a small face scoring this or more at working-size, but under \
                          threshold, is looked at again on a crop at up to twice working-size's scale, and \
-                         counts with the better look's score, box and landmarks. Finds small dim or \
+                         counts with the better look's score, box and landmarks; so is the place where a \
+                         tracked small face is expected but none was found. Finds small dim or \
                          half-covered faces without a larger working-size; 1 = off",
                     )
                     .minimum(0.0)
@@ -170,6 +181,18 @@ impl ObjectImpl for FaceDetect {
                     )
                     .minimum(1)
                     .default_value(Settings::default().interval)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("keep-lost")
+                    .nick("Keep lost faces")
+                    .blurb(
+                        "Frames a tracked face the detector stops finding is kept: found again in \
+                         that time it keeps its track id, and meanwhile it is reported where its track \
+                         predicts it for as long as its box still looks like its last detection (a \
+                         hand passing, a turn, a dim moment). At least one detection frame whatever \
+                         the value; needs tracking",
+                    )
+                    .default_value(Settings::default().keep_lost)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-face-size")
@@ -217,6 +240,7 @@ impl ObjectImpl for FaceDetect {
             "scale-factor" => s.config.scale_factor = value.get::<f64>().unwrap_or(0.709) as f32,
             "threshold" => s.config.score_threshold = value.get::<f64>().unwrap_or(0.8) as f32,
             "track-threshold" => s.track_threshold = value.get::<f64>().unwrap_or(0.5) as f32,
+            "keep-lost" => s.keep_lost = value.get::<u32>().unwrap_or(Settings::default().keep_lost),
             "nms-threshold" => s.config.nms_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
             "min-size" => s.config.min_size = value.get::<u32>().unwrap_or(0) as f32,
             "max-faces" => s.config.max_faces = value.get::<u32>().unwrap_or(0) as usize,
@@ -239,6 +263,7 @@ impl ObjectImpl for FaceDetect {
             "scale-factor" => (s.config.scale_factor as f64).to_value(),
             "threshold" => (s.config.score_threshold as f64).to_value(),
             "track-threshold" => (s.track_threshold as f64).to_value(),
+            "keep-lost" => s.keep_lost.to_value(),
             "nms-threshold" => (s.config.nms_threshold as f64).to_value(),
             "min-size" => (s.config.min_size as u32).to_value(),
             "max-faces" => (s.config.max_faces as u32).to_value(),
@@ -313,9 +338,15 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (mut config, tracking, interval, track_threshold) = {
+        let (mut config, tracking, interval, track_threshold, keep_lost) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.config.clone(), s.tracking, s.interval as u64, s.track_threshold)
+            (
+                s.config.clone(),
+                s.tracking,
+                s.interval as u64,
+                s.track_threshold,
+                s.keep_lost,
+            )
         };
         let new_track_score = config.score_threshold;
         if tracking {
@@ -327,6 +358,7 @@ impl BaseTransformImpl for FaceDetect {
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         state.tracker.set_new_track_score(new_track_score);
+        state.tracker.set_max_lost(keep_lost);
         let (w, h) = (info.width(), info.height());
         let mut detect_now = !tracking || state.frame.is_multiple_of(interval);
         state.frame += 1;
@@ -347,43 +379,51 @@ impl BaseTransformImpl for FaceDetect {
             return Ok(gst::FlowSuccess::Ok);
         }
         let element = self.obj();
-        let detector = &state.detector;
         // A small face under the score a new track needs gets a closer look, even where
         // it would continue a track with what it has: the closer look's landmarks align
         // it better for faceid (hard classroom video: 0.929 with 28 label changes a
         // minute, 0.920 with 44 when faces continuing a track were not looked at again).
         // Looking again at every small face was slower and no better (0.926).
         let needs_recheck = |f: &Face| f.score < new_track_score;
-        let found = state
-            .analysis
-            .run(element.upcast_ref(), "Face detection", buf, &info, |view| {
-                let faces = detector.detect_rechecking(view, &config, needs_recheck)?;
-                // The tracker tells a cut from motion by what the box looks like.
-                let looks = faces
-                    .iter()
-                    .map(|f| tracking.then(|| Appearance::of(view, &f.bbox)))
-                    .collect::<Vec<_>>();
-                Ok((faces, looks))
-            })?;
-        match (found, tracking) {
-            (Some((faces, looks)), true) => {
-                gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
-                for t in state.tracker.update_with_appearance(faces, looks) {
-                    meta::add_face(buf, &t.face, w, h, name, Some(t.id));
-                }
+        // Where a followed face should be but the working size shows none, YuNet looks
+        // closer too: a face half behind a hand or a cup stays found.
+        let expected = if tracking {
+            state.tracker.expected_boxes()
+        } else {
+            Vec::new()
+        };
+        let State {
+            detector,
+            tracker,
+            analysis,
+            ..
+        } = &mut *state;
+        let found = analysis.run(element.upcast_ref(), "Face detection", buf, &info, |view| {
+            let faces = detector.detect_rechecking(view, &config, needs_recheck, &expected)?;
+            if !tracking {
+                return Ok(faces.into_iter().map(|f| (f, None)).collect::<Vec<_>>());
             }
-            (Some((faces, _)), false) => {
-                for f in &faces {
-                    meta::add_face(buf, f, w, h, name, None);
+            // The tracker tells a cut from motion by what the box looks like.
+            let looks = faces.iter().map(|f| Some(Appearance::of(view, &f.bbox))).collect();
+            let mut tracked = tracker.update_with_appearance(faces, looks);
+            // A face the detector missed but whose place still shows it stays reported.
+            tracked.extend(tracker.hold_missed(view));
+            Ok(tracked.into_iter().map(|t| (t.face, Some(t.id))).collect())
+        })?;
+        match found {
+            Some(faces) => {
+                gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
+                for (face, id) in &faces {
+                    meta::add_face(buf, face, w, h, name, *id);
                 }
             }
             // Detection failed on this frame (warned about): the tracks carry the faces.
-            (None, true) => {
+            None if tracking => {
                 for t in state.tracker.predict() {
                     meta::add_face(buf, &t.face, w, h, name, Some(t.id));
                 }
             }
-            (None, false) => {}
+            None => {}
         }
         Ok(gst::FlowSuccess::Ok)
     }
