@@ -156,7 +156,11 @@ impl YuNet {
                     *face = better;
                 }
             }
-            for place in expected.iter().filter(|b| small(b)) {
+            // A face whose track has carried it out of the picture is not looked for.
+            let (fw, fh) = (frame.width as f32, frame.height as f32);
+            let in_frame =
+                |b: &[f32; 4]| (0.0..fw).contains(&(b[0] + b[2] / 2.0)) && (0.0..fh).contains(&(b[1] + b[3] / 2.0));
+            for place in expected.iter().filter(|b| small(b) && in_frame(b)) {
                 let covered = faces
                     .iter()
                     .zip(&settled)

@@ -364,7 +364,7 @@ impl BaseTransformImpl for FaceDetect {
         state.frame += 1;
         let name = state.detector.name();
         if !detect_now {
-            let tracker = &state.tracker;
+            let tracker = &mut state.tracker;
             detect_now = state
                 .analysis
                 .run(self.obj().upcast_ref(), "Face tracking", buf, &info, |view| {
