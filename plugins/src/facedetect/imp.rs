@@ -15,8 +15,8 @@
 //!
 //! A tracked face the detector misses is kept for `keep-lost` frames, and reported
 //! where its track predicts it for as long as that box still looks like its last
-//! detection: a hand passing in front of it or a dim moment does not make it blink out
-//! (and faceid and faceemotion start over on it).
+//! detection: a hand passing in front of it or a dim moment does not make its box, name
+//! and emotion blink out of the metadata while the face is still there.
 
 use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
