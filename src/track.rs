@@ -234,7 +234,7 @@ impl Tracker {
     /// Faces no longer reported (their place shows something else) are not expected:
     /// on the hard classroom video, looking where every kept track predicts its face
     /// took ten times the closer looks for 0.002 more accuracy and more label changes
-    /// (0.9506 with 32 a minute against 0.9488 with 30), and on a street clip it looked
+    /// (0.9506 with 32 a minute against 0.9488 with 30), and on the arcade clip it looked
     /// five times a frame where people had turned or walked away.
     pub fn expected_boxes(&self) -> Vec<[f32; 4]> {
         self.tracks
