@@ -133,6 +133,13 @@ impl Track {
         let v = self.velocity;
         [c[0] + v[0], c[1] + v[1], (c[2] + v[2]).max(1.0), (c[3] + v[3]).max(1.0)]
     }
+
+    /// Whether `bbox` in `frame` still looks like the face's last detection (thumbnail
+    /// correlation at least `cut`); `None` for a track without a thumbnail.
+    fn still_looks_alike(&self, frame: &FrameView, bbox: &[f32; 4], cut: f32) -> Option<bool> {
+        let last = self.appearance.as_ref()?;
+        Some(Appearance::of(frame, bbox).correlation(last) >= cut)
+    }
 }
 
 fn centre_size(b: &[f32; 4]) -> [f32; 4] {
@@ -214,8 +221,7 @@ impl Tracker {
         let cut = self.cfg.cut_correlation;
         let mut stale = false;
         for t in self.tracks.iter_mut().filter(|t| t.shown) {
-            let Some(last) = &t.appearance else { continue };
-            if Appearance::of(frame, &corner_box(&t.next_centre_size())).correlation(last) >= cut {
+            if t.still_looks_alike(frame, &corner_box(&t.next_centre_size()), cut) != Some(false) {
                 continue;
             }
             if t.lost == 0 {
@@ -406,8 +412,10 @@ impl Tracker {
         let cut = self.cfg.cut_correlation;
         let mut held = Vec::new();
         for t in self.tracks.iter_mut().filter(|t| t.lost > 0) {
-            let Some(last) = &t.appearance else { continue };
-            t.shown = Appearance::of(frame, &t.face.bbox).correlation(last) >= cut;
+            let Some(alike) = t.still_looks_alike(frame, &t.face.bbox, cut) else {
+                continue;
+            };
+            t.shown = alike;
             if t.shown {
                 held.push(Tracked {
                     id: t.id,
@@ -423,6 +431,18 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two 64x64 "pictures": a left-to-right grey ramp and a top-to-bottom one.
+    fn ramps() -> (Vec<u8>, Vec<u8>) {
+        let n = 64usize;
+        let ramp_x = (0..n * n).flat_map(|i| [((i % n) * 4) as u8; 3]).collect();
+        let ramp_y = (0..n * n).flat_map(|i| [((i / n) * 4) as u8; 3]).collect();
+        (ramp_x, ramp_y)
+    }
+
+    fn view(data: &[u8]) -> FrameView<'_> {
+        FrameView::packed(crate::PixelFormat::Rgb, 64, 64, data, 64 * 3).expect("view")
+    }
 
     fn face(x: f32, y: f32, s: f32) -> Face {
         Face {
@@ -524,15 +544,9 @@ mod tests {
 
     #[test]
     fn a_cut_to_another_face_in_the_same_place_starts_a_new_track() {
-        // Two "pictures" of the same size: a left-to-right ramp and a top-to-bottom one.
-        let (w, h) = (64usize, 64usize);
-        let ramp_x: Vec<u8> = (0..w * h).flat_map(|i| [((i % w) * 4) as u8; 3]).collect();
-        let ramp_y: Vec<u8> = (0..w * h).flat_map(|i| [((i / w) * 4) as u8; 3]).collect();
+        let (ramp_x, ramp_y) = ramps();
         let bright: Vec<u8> = ramp_x.iter().map(|v| v / 2 + 60).collect();
-        let look = |data: &[u8]| {
-            let view = FrameView::packed(crate::PixelFormat::Rgb, w, h, data, w * 3).expect("view");
-            Some(Appearance::of(&view, &[8.0, 8.0, 48.0, 48.0]))
-        };
+        let look = |data: &[u8]| Some(Appearance::of(&view(data), &[8.0, 8.0, 48.0, 48.0]));
         let f = || face(8.0, 8.0, 48.0);
         let mut t = Tracker::new(TrackerConfig::default());
         assert_eq!(t.update_with_appearance(vec![f()], vec![look(&ramp_x)])[0].id, 1);
@@ -546,12 +560,7 @@ mod tests {
 
     #[test]
     fn a_prediction_over_a_changed_picture_is_stale() {
-        let (w, h) = (64usize, 64usize);
-        let ramp_x: Vec<u8> = (0..w * h).flat_map(|i| [((i % w) * 4) as u8; 3]).collect();
-        let ramp_y: Vec<u8> = (0..w * h).flat_map(|i| [((i / w) * 4) as u8; 3]).collect();
-        fn view(data: &[u8]) -> FrameView<'_> {
-            FrameView::packed(crate::PixelFormat::Rgb, 64, 64, data, 64 * 3).expect("view")
-        }
+        let (ramp_x, ramp_y) = ramps();
         let mut t = Tracker::new(TrackerConfig::default());
         let f = face(8.0, 8.0, 48.0);
         let look = Some(Appearance::of(&view(&ramp_x), &f.bbox));
@@ -571,14 +580,10 @@ mod tests {
 
     #[test]
     fn a_missed_face_is_held_while_its_place_still_shows_it() {
-        let (w, h) = (64usize, 64usize);
-        let ramp_x: Vec<u8> = (0..w * h).flat_map(|i| [((i % w) * 4) as u8; 3]).collect();
+        let (ramp_x, _) = ramps();
         // The same picture at half the contrast: what a dim or hazy moment looks like.
         let faint: Vec<u8> = ramp_x.iter().map(|v| v / 2 + 60).collect();
-        let empty = vec![40u8; w * h * 3];
-        fn view(data: &[u8]) -> FrameView<'_> {
-            FrameView::packed(crate::PixelFormat::Rgb, 64, 64, data, 64 * 3).expect("view")
-        }
+        let empty = vec![40u8; 64 * 64 * 3];
         let cfg = TrackerConfig {
             max_lost: 4,
             ..TrackerConfig::default()

@@ -84,14 +84,23 @@ fn square_frame(photo: &str, crop: [u32; 3]) -> Vec<u8> {
         .into_raw()
 }
 
-/// Caps of the frames `square_frame` makes.
-fn square_caps() -> gst::Caps {
+/// Caps of packed RGB frames of this size at 25 fps (`square_frame` makes 480x480).
+fn rgb_caps(width: i32, height: i32) -> gst::Caps {
     gst::Caps::builder("video/x-raw")
         .field("format", "RGB")
-        .field("width", 480i32)
-        .field("height", 480i32)
+        .field("width", width)
+        .field("height", height)
         .field("framerate", gst::Fraction::new(25, 1))
         .build()
+}
+
+/// `data` as the `n`th frame of a 25 fps stream.
+fn frame_buffer(data: &[u8], n: u64) -> gst::Buffer {
+    let mut buf = gst::Buffer::from_slice(data.to_vec());
+    buf.get_mut()
+        .expect("writable")
+        .set_pts(gst::ClockTime::from_mseconds(40 * n));
+    buf
 }
 
 #[test]
@@ -104,7 +113,7 @@ fn a_person_leaving_and_another_arriving_in_the_same_place_get_a_new_id() {
     // Detection on every frame, so that each face counts from its first frame (with the
     // default interval 2 a face arriving on an odd frame shows up one frame later).
     let mut h = gst_check::Harness::new_parse("facedetect interval=1 ! faceid");
-    h.set_src_caps(square_caps());
+    h.set_src_caps(rgb_caps(480, 480));
     let mut ids = Vec::new();
     // 5 frames of Obama, 30 empty (he has left; his track is still kept, so it is how
     // the place looks that tells Biden from him), 5 of Biden.
@@ -112,11 +121,9 @@ fn a_person_leaving_and_another_arriving_in_the_same_place_get_a_new_id() {
         .chain(std::iter::repeat_n(&empty, 30))
         .chain(std::iter::repeat_n(&biden, 5));
     for (n, data) in frames.enumerate() {
-        let mut buf = gst::Buffer::from_slice(data.clone());
-        buf.get_mut()
-            .expect("writable")
-            .set_pts(gst::ClockTime::from_mseconds(40 * n as u64));
-        let out = h.push_and_pull(buf).expect("a buffer comes out");
+        let out = h
+            .push_and_pull(frame_buffer(data, n as u64))
+            .expect("a buffer comes out");
         let faces = meta::faces(&out, 480, 480);
         assert!(faces.len() <= 1, "frame {n}: {faces:?}");
         // Nobody is held in the empty place.
@@ -142,13 +149,9 @@ fn faceid_names_a_track_and_keeps_the_name_between_checks() {
         "facedetect ! faceid gallery=\"{}\" reidentify-interval=4",
         gallery.display()
     ));
-    h.set_src_caps(square_caps());
+    h.set_src_caps(rgb_caps(480, 480));
     for n in 0..12u64 {
-        let mut buf = gst::Buffer::from_slice(obama.clone());
-        buf.get_mut()
-            .expect("writable")
-            .set_pts(gst::ClockTime::from_mseconds(40 * n));
-        let out = h.push_and_pull(buf).expect("a buffer comes out");
+        let out = h.push_and_pull(frame_buffer(&obama, n)).expect("a buffer comes out");
         let faces = meta::faces(&out, 480, 480);
         assert_eq!(faces.len(), 1, "frame {n}");
         // Every frame carries the track's name, checked or not.
@@ -170,12 +173,7 @@ fn a_followed_face_stays_found_when_dim_or_blurred_and_not_after_it_left() {
     let (dim, _) = engine_common::covered_face(56.0, 0.3, 0.55);
     let blurred = image::imageops::blur(&clear, 8.0);
     let empty = image::RgbImage::from_pixel(1920, 1080, image::Rgb([90, 90, 90]));
-    let caps = gst::Caps::builder("video/x-raw")
-        .field("format", "RGB")
-        .field("width", 1920i32)
-        .field("height", 1080i32)
-        .field("framerate", gst::Fraction::new(25, 1))
-        .build();
+    let caps = rgb_caps(1920, 1080);
     // keep-lost=2 for the dim stretch: a face missed for longer is dropped, so only the
     // detector finding it keeps it.
     for (launch, middle) in [
@@ -188,12 +186,10 @@ fn a_followed_face_stays_found_when_dim_or_blurred_and_not_after_it_left() {
         let mut n = 0u64;
         for (what, frame) in [("clear", &clear), middle, ("gone", &empty)] {
             for _ in 0..8 {
-                let mut buf = gst::Buffer::from_slice(frame.as_raw().clone());
-                buf.get_mut()
-                    .expect("writable")
-                    .set_pts(gst::ClockTime::from_mseconds(40 * n));
+                let out = h
+                    .push_and_pull(frame_buffer(frame.as_raw(), n))
+                    .expect("a buffer comes out");
                 n += 1;
-                let out = h.push_and_pull(buf).expect("a buffer comes out");
                 let faces = meta::faces(&out, 1920, 1080);
                 if what == "gone" {
                     assert!(faces.is_empty(), "{launch}, frame {n}, face gone: {faces:?}");
