@@ -303,6 +303,36 @@ fn a_model_that_is_not_an_emotion_model_is_a_clear_error() {
 }
 
 #[test]
+fn a_followed_face_in_the_dark_is_found_where_it_is_expected() {
+    let det = detector();
+    // The small covered face at 15% brightness: too dark for YuNet even on the closer
+    // crop as the frame shows it; with the crop's contrast stretched it scores 0.86.
+    let (frame, face) = common::covered_face(56.0, 0.15, 0.55);
+    let view = FrameView::from_rgb_image(&frame).expect("frame");
+    let cfg = DetectorConfig {
+        score_threshold: 0.5,
+        ..DetectorConfig::default()
+    };
+    let weak = |f: &Face| f.score < 0.8;
+    assert!(det.detect_rechecking(&view, &cfg, weak, &[]).expect("runs").is_empty());
+    let expected = [face[0] + 4.0, face[1] - 3.0, face[2] * 1.1, face[3] * 1.1];
+    let found = det.detect_rechecking(&view, &cfg, weak, &[expected]).expect("runs");
+    assert_eq!(found.len(), 1, "the dark face was not found where expected: {found:?}");
+    assert!(
+        common::iou(&found[0].bbox, &face) > 0.6,
+        "{:?} is not the face at {face:?}",
+        found[0].bbox
+    );
+    // Stretching does not make a face out of a dark empty place.
+    let elsewhere = [200.0, 200.0, face[2], face[3]];
+    assert!(
+        det.detect_rechecking(&view, &cfg, weak, &[elsewhere])
+            .expect("runs")
+            .is_empty()
+    );
+}
+
+#[test]
 fn a_followed_face_too_dim_to_be_a_candidate_is_found_where_it_is_expected() {
     let det = detector();
     // The small covered face at 30% brightness: YuNet scores it about 0.07 at working
