@@ -302,21 +302,48 @@ fn a_model_that_is_not_an_emotion_model_is_a_clear_error() {
     assert!(err.contains("sface.onnx") && err.contains("[N,1,S,S]"), "{err}");
 }
 
+/// Where a track expects it: the covered face's box, a little off as predictions are.
+fn predicted(face: &[f32; 4]) -> [f32; 4] {
+    [face[0] + 4.0, face[1] - 3.0, face[2] * 1.1, face[3] * 1.1]
+}
+
+/// An empty place, away from the covered face, the face's size.
+fn elsewhere(face: &[f32; 4]) -> Vec<[f32; 4]> {
+    vec![[200.0, 200.0, face[2], face[3]]]
+}
+
+/// The faces found on the small covered face at `light` (`common::covered_face` at 56
+/// px), with facedetect's threshold for continuing a track (track-threshold) and its
+/// recheck of weak candidates, where `places` (given the face's box) are expected.
+fn detect_covered(
+    det: &YuNet,
+    light: f32,
+    cfg: &DetectorConfig,
+    places: impl Fn(&[f32; 4]) -> Vec<[f32; 4]>,
+) -> (Vec<Face>, [f32; 4]) {
+    let (frame, face) = common::covered_face(56.0, light, 0.55);
+    let view = FrameView::from_rgb_image(&frame).expect("frame");
+    let found = det
+        .detect_rechecking(&view, cfg, |f: &Face| f.score < 0.8, &places(&face))
+        .expect("runs");
+    (found, face)
+}
+
+fn continuing_a_track() -> DetectorConfig {
+    DetectorConfig {
+        score_threshold: 0.5,
+        ..DetectorConfig::default()
+    }
+}
+
 #[test]
 fn a_followed_face_in_the_dark_is_found_where_it_is_expected() {
     let det = detector();
-    // The small covered face at 15% brightness: too dark for YuNet even on the closer
-    // crop as the frame shows it; with the crop's contrast stretched it scores 0.86.
-    let (frame, face) = common::covered_face(56.0, 0.15, 0.55);
-    let view = FrameView::from_rgb_image(&frame).expect("frame");
-    let cfg = DetectorConfig {
-        score_threshold: 0.5,
-        ..DetectorConfig::default()
-    };
-    let weak = |f: &Face| f.score < 0.8;
-    assert!(det.detect_rechecking(&view, &cfg, weak, &[]).expect("runs").is_empty());
-    let expected = [face[0] + 4.0, face[1] - 3.0, face[2] * 1.1, face[3] * 1.1];
-    let found = det.detect_rechecking(&view, &cfg, weak, &[expected]).expect("runs");
+    let cfg = continuing_a_track();
+    // At 15% brightness YuNet finds nothing even on the closer crop as the frame shows
+    // it; with the crop's contrast stretched it scores 0.86.
+    assert!(detect_covered(&det, 0.15, &cfg, |_| vec![]).0.is_empty());
+    let (found, face) = detect_covered(&det, 0.15, &cfg, |f| vec![predicted(f)]);
     assert_eq!(found.len(), 1, "the dark face was not found where expected: {found:?}");
     assert!(
         common::iou(&found[0].bbox, &face) > 0.6,
@@ -324,35 +351,21 @@ fn a_followed_face_in_the_dark_is_found_where_it_is_expected() {
         found[0].bbox
     );
     // Stretching does not make a face out of a dark empty place.
-    let elsewhere = [200.0, 200.0, face[2], face[3]];
-    assert!(
-        det.detect_rechecking(&view, &cfg, weak, &[elsewhere])
-            .expect("runs")
-            .is_empty()
-    );
+    assert!(detect_covered(&det, 0.15, &cfg, elsewhere).0.is_empty());
 }
 
 #[test]
 fn a_followed_face_too_dim_to_be_a_candidate_is_found_where_it_is_expected() {
     let det = detector();
-    // The small covered face at 30% brightness: YuNet scores it about 0.07 at working
-    // size 640, under recheck-threshold, so nothing draws a closer look to it.
-    let (frame, face) = common::covered_face(56.0, 0.3, 0.55);
-    let view = FrameView::from_rgb_image(&frame).expect("frame");
-    // facedetect's threshold for a face continuing a track (track-threshold).
-    let cfg = DetectorConfig {
-        score_threshold: 0.5,
-        ..DetectorConfig::default()
-    };
-    let weak = |f: &Face| f.score < 0.8;
+    let cfg = continuing_a_track();
+    // At 30% brightness YuNet scores the face about 0.07 at working size 640, under
+    // recheck-threshold, so nothing draws a closer look to it.
     assert!(
-        det.detect_rechecking(&view, &cfg, weak, &[]).expect("runs").is_empty(),
+        detect_covered(&det, 0.3, &cfg, |_| vec![]).0.is_empty(),
         "found with no face expected: this frame no longer tests the look where one is"
     );
-    // Where a track expects the face (its prediction is a little off), YuNet looks
-    // closer and finds it.
-    let expected = [face[0] + 4.0, face[1] - 3.0, face[2] * 1.1, face[3] * 1.1];
-    let found = det.detect_rechecking(&view, &cfg, weak, &[expected]).expect("runs");
+    // Where a track expects the face, YuNet looks closer and finds it.
+    let (found, face) = detect_covered(&det, 0.3, &cfg, |f| vec![predicted(f)]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].score >= 0.5, "{}", found[0].score);
     assert!(
@@ -361,20 +374,11 @@ fn a_followed_face_too_dim_to_be_a_candidate_is_found_where_it_is_expected() {
         found[0].bbox
     );
     // An expected place with no face in it stays empty.
-    let elsewhere = [200.0, 200.0, face[2], face[3]];
-    assert!(
-        det.detect_rechecking(&view, &cfg, weak, &[elsewhere])
-            .expect("runs")
-            .is_empty()
-    );
+    assert!(detect_covered(&det, 0.3, &cfg, elsewhere).0.is_empty());
     // With the closer looks off (recheck-threshold=1) nothing is looked for.
     let off = DetectorConfig {
         recheck_threshold: 1.0,
-        ..cfg.clone()
+        ..cfg
     };
-    assert!(
-        det.detect_rechecking(&view, &off, weak, &[expected])
-            .expect("runs")
-            .is_empty()
-    );
+    assert!(detect_covered(&det, 0.3, &off, |f| vec![predicted(f)]).0.is_empty());
 }
