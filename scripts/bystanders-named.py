@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Bystanders given a name: an error ../shared/tools/score_classroom.py does not count.
+
+The scorer reads only the largest face in a seat. Some LFW photos also hold a second
+face, a bystander, who is nobody in the gallery. This counts the other faces in occupied
+seats that carry the name of someone who is not in that seat (a smaller face named as
+the seat's own person is the person, when a bystander's box happens to be the larger).
+
+usage: bystanders-named.py truth.json output.jsonl
+prints: bystanders_named=N face-frames in K tracks (of M other faces in occupied seats);
+        the tracks only for output that carries track ids
+"""
+import json
+import sys
+
+
+def main():
+    truth = json.load(open(sys.argv[1]))
+    frames = {}
+    with open(sys.argv[2]) as fh:
+        for i, line in enumerate(fh):
+            if line.strip():
+                rec = json.loads(line)
+                frames[rec.get("frame", i)] = rec.get("faces", [])
+    others = named = 0
+    tracks = set()
+    for f, seats in enumerate(truth["frames"]):
+        for seat in seats:
+            if seat["who"] is None:
+                continue  # faces in an empty seat are the scorer's false faces
+            x, y, w, h = seat["rect"]
+            inside = [fc for fc in frames.get(f, [])
+                      if x <= fc["box"][0] + fc["box"][2] / 2 < x + w
+                      and y <= fc["box"][1] + fc["box"][3] / 2 < y + h]
+            inside.sort(key=lambda fc: fc["box"][2] * fc["box"][3], reverse=True)
+            for face in inside[1:]:
+                others += 1
+                name = (face.get("identity") or {}).get("name") or "unknown"
+                if name not in ("unknown", seat["who"]):
+                    named += 1
+                    if "track_id" in face:
+                        tracks.add(face["track_id"])
+    where = f" in {len(tracks)} tracks" if tracks else ""
+    print(f"bystanders_named={named} face-frames{where} "
+          f"(of {others} other faces in occupied seats)")
+
+
+if __name__ == "__main__":
+    main()
