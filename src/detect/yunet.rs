@@ -172,9 +172,9 @@ impl YuNet {
                 // The look where a face is expected stretches the crop's contrast: a
                 // followed face in the dark is often only found that way (hard
                 // classroom: 0.9488 → 0.9533 identification, recall 0.965 → 0.969).
-                // Candidates are not stretched: that lifts dim strangers over the score
-                // a new track needs, on faces too dark to name (strangers left unknown
-                // 0.999 → 0.982).
+                // Candidates are not stretched: that lifts dim faces over the score a new
+                // track needs, and tracks then start on faces too dark to name (0.9385,
+                // strangers left unknown 0.999 → 0.982).
                 if !covered
                     && let Some(found) = self.recheck(frame, place, closer, candidates, cfg.nms_threshold, true)?
                 {
