@@ -24,6 +24,9 @@ pub struct FaceRecord {
     pub landmarks: Option<Vec<[f64; 2]>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub track_id: Option<u64>,
+    /// With a track: false when the tracker carried the face on this frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,7 +88,12 @@ mod tests {
             }],
         };
         let line = rec.to_line();
-        assert!(!line.contains("pts") && !line.contains("identity") && !line.contains("track_id"));
+        assert!(
+            !line.contains("pts")
+                && !line.contains("identity")
+                && !line.contains("track_id")
+                && !line.contains("detected")
+        );
         assert!(line.contains("\"scores\":{\"sad\":0.7,\"happy\":0.3}"), "{line}");
         assert!(line.starts_with("{\"frame\":3,\"width\":640"));
     }

@@ -25,6 +25,9 @@ pub struct FaceInfo {
     pub confidence: Option<f64>,
     pub landmarks: Option<[[f32; 2]; 5]>,
     pub track_id: Option<u64>,
+    /// With a track: whether the detector saw the face on this frame (`false`: its track
+    /// carried it, between detections or while the detector missed it).
+    pub detected: Option<bool>,
     /// Name, gallery index (-1 unknown), similarity.
     pub identity: Option<(String, i32, f64)>,
     pub emotion: Option<EmotionInfo>,
@@ -49,14 +52,22 @@ fn strings(s: &gst::StructureRef, field: &str) -> Option<Vec<String>> {
     arr.iter().map(|v| v.get::<String>().ok()).collect()
 }
 
-/// Adds one face meta with its `detection` parameters; the box is clamped to the frame.
+/// A face's track: its id, and whether the detector saw the face on this frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackMark {
+    pub id: u64,
+    pub detected: bool,
+}
+
+/// Adds one face meta with its `detection` parameters (and `object_id` when tracked); the
+/// box is clamped to the frame.
 pub fn add_face(
     buf: &mut gst::BufferRef,
     face: &Face,
     width: u32,
     height: u32,
     model_name: &str,
-    track_id: Option<u64>,
+    track: Option<TrackMark>,
 ) {
     let (w, h) = (width as f32, height as f32);
     let [x, y, bw, bh] = face.bbox;
@@ -86,8 +97,16 @@ pub fn add_face(
             .field("model_name", model_name)
             .build(),
     );
-    if let Some(id) = track_id {
-        meta.add_param(gst::Structure::builder(OBJECT_ID).field("id", id).build());
+    if let Some(t) = track {
+        // `detected` is ours, beside the contract's `id`: a box the tracker predicted
+        // carries the last detection's score and landmarks moved with the box, and a
+        // reader that counts, measures or embeds faces needs to tell it from a detection.
+        meta.add_param(
+            gst::Structure::builder(OBJECT_ID)
+                .field("id", t.id)
+                .field("detected", t.detected)
+                .build(),
+        );
     }
 }
 
@@ -127,6 +146,7 @@ fn read_face(m: &VideoRegionOfInterestMeta, width: u32, height: u32) -> FaceInfo
     }
     if let Some(o) = m.param(OBJECT_ID) {
         info.track_id = o.get::<u64>("id").ok();
+        info.detected = o.get::<bool>("detected").ok();
     }
     if let Some(f) = m.param(FACE_ID)
         && let (Ok(label), Ok(id), Ok(conf)) = (
@@ -202,6 +222,7 @@ impl FaceInfo {
             confidence: self.confidence.map(|c| (c * 10000.0).round() / 10000.0),
             landmarks: self.landmarks.map(|lm| lm.iter().map(|p| [r(p[0]), r(p[1])]).collect()),
             track_id: self.track_id,
+            detected: self.detected,
             identity: self.identity.as_ref().map(|(name, _, sim)| IdentityRecord {
                 name: name.clone(),
                 similarity: (sim * 10000.0).round() / 10000.0,

@@ -77,6 +77,7 @@ fn gst_launch_turns_a_video_into_an_annotated_mp4_and_json_lines() {
     let mut with_face = 0;
     let mut last_pts = None;
     let mut track_ids = Vec::new();
+    let mut marked_as_run = 0;
     for (i, line) in lines.iter().enumerate() {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i} is not JSON ({e}): {line}"));
@@ -100,6 +101,14 @@ fn gst_launch_turns_a_video_into_an_annotated_mp4_and_json_lines() {
             assert!(f["confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)));
             assert_eq!(f["landmarks"].as_array().map(Vec::len), Some(5));
             track_ids.push(f["track_id"].as_u64().expect("tracking is on by default: a track id"));
+            // Detection runs on every other frame by default: the frames between carry
+            // the face, and say so.
+            let detected = f["detected"]
+                .as_bool()
+                .expect("a tracked face says whether it was detected");
+            if detected == (i % 2 == 0) {
+                marked_as_run += 1;
+            }
             // A stranger to this gallery: named unknown, with the similarity it got.
             assert_eq!(f["identity"]["name"].as_str(), Some("unknown"), "{line}");
             assert!(f["identity"]["similarity"].as_f64().is_some());
@@ -111,6 +120,11 @@ fn gst_launch_turns_a_video_into_an_annotated_mp4_and_json_lines() {
             with_face += 1;
         }
     }
+    assert!(
+        marked_as_run as f64 >= 0.9 * track_ids.len() as f64,
+        "only {marked_as_run} of {} faces marked detected on the detection frames, carried on the others",
+        track_ids.len()
+    );
     // The clip shows one person the whole time: one track.
     track_ids.dedup();
     assert_eq!(track_ids.len(), 1, "track ids {track_ids:?}");

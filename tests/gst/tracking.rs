@@ -6,17 +6,14 @@ mod util;
 use gstface::meta;
 use util::*;
 
-/// Every frame's faces (track id, box) from a launch line ending in `appsink name=sink`.
-fn tracked_faces(desc: &str) -> Vec<Vec<(Option<u64>, [f32; 4])>> {
+/// Every frame's faces from a launch line ending in `appsink name=sink`.
+fn tracked_faces(desc: &str) -> Vec<Vec<meta::FaceInfo>> {
     run_to_eos(desc)
         .unwrap_or_else(|e| panic!("{desc}: {e}"))
         .iter()
         .map(|s| {
             let (w, h) = video_size(s.caps().expect("caps"));
             meta::faces(s.buffer().expect("buffer"), w, h)
-                .iter()
-                .map(|f| (f.track_id, f.bbox))
-                .collect()
         })
         .collect()
 }
@@ -37,29 +34,44 @@ fn a_face_keeps_its_id_and_skipped_detection_frames_still_carry_it() {
             "interval {interval}: one face in only {with_face} of {} frames",
             frames.len()
         );
-        // Frames the detector skipped carry the face too.
-        let skipped_with_face = frames
-            .iter()
-            .enumerate()
-            .filter(|(i, f)| !(*i as u32).is_multiple_of(interval) && f.len() == 1)
-            .count();
+        // Frames the detector skipped carry the face too, marked as carried by its track
+        // (but where a prediction went stale and the detector ran at once); on detection
+        // frames the face is found, and marked as seen.
+        let on = |skipped: bool| {
+            frames
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| (*i as u32).is_multiple_of(interval) != skipped)
+                .flat_map(|(_, f)| f)
+        };
+        let carried = on(true).filter(|f| f.detected == Some(false)).count();
+        assert!(
+            on(false).all(|f| f.detected == Some(true)),
+            "interval {interval}: a face of a detection frame is marked as carried"
+        );
         if interval > 1 {
+            let skipped_with_face = on(true).count();
             assert!(
                 skipped_with_face as f64 >= 0.9 * (frames.len() as f64 * 0.8),
                 "{skipped_with_face}"
+            );
+            assert!(
+                carried as f64 >= 0.9 * skipped_with_face as f64,
+                "interval {interval}: {carried} of {skipped_with_face} faces on skipped frames marked as carried"
             );
         }
         let mut ids: Vec<u64> = frames
             .iter()
             .flatten()
-            .map(|(id, _)| id.expect("every face has a track id"))
+            .map(|f| f.track_id.expect("every face has a track id"))
             .collect();
         ids.dedup();
         assert_eq!(ids.len(), 1, "interval {interval}: the one person got ids {ids:?}");
         // Between detections the box moves smoothly: no jump of more than a quarter of
         // the face from one frame to the next.
         for pair in frames.windows(2) {
-            if let ([(_, a)], [(_, b)]) = (pair[0].as_slice(), pair[1].as_slice()) {
+            if let ([a], [b]) = (pair[0].as_slice(), pair[1].as_slice()) {
+                let (a, b) = (a.bbox, b.bbox);
                 assert!(
                     (a[0] - b[0]).abs() < a[2] * 0.25 && (a[1] - b[1]).abs() < a[3] * 0.25,
                     "{a:?} -> {b:?}"
@@ -72,7 +84,12 @@ fn a_face_keeps_its_id_and_skipped_detection_frames_still_carry_it() {
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! facedetect tracking=false ! appsink name=sink",
         clip.display()
     ));
-    assert!(frames.iter().flatten().all(|(id, _)| id.is_none()));
+    assert!(
+        frames
+            .iter()
+            .flatten()
+            .all(|f| f.track_id.is_none() && f.detected.is_none())
+    );
 }
 
 /// `photo` cropped to `crop` (x, y, side) and scaled to 480x480 RGB.
@@ -202,6 +219,15 @@ fn a_followed_face_stays_found_when_dim_or_blurred_and_not_after_it_left() {
                     faces[0].bbox
                 );
                 ids.push(faces[0].track_id.expect("a track id"));
+                // The metadata says how the face was kept: found by the detector on the
+                // detection frames (every other one) while dim, held where its track
+                // predicts it while blurred.
+                let detection_frame = (n - 1).is_multiple_of(2);
+                let expected = match what {
+                    "blurred" => false,
+                    _ => detection_frame,
+                };
+                assert_eq!(faces[0].detected, Some(expected), "{launch}, frame {n}, {what}");
             }
         }
         assert!(

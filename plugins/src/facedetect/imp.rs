@@ -21,7 +21,7 @@
 use crate::backend_props::{self, BackendSettings};
 use crate::{meta, video};
 use faceengine::detect::{Detector, DetectorConfig, Face};
-use faceengine::track::{Appearance, Tracker, TrackerConfig};
+use faceengine::track::{Appearance, Tracked, Tracker, TrackerConfig};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -45,6 +45,14 @@ struct Settings {
     /// Frames a track is kept after its face's last detection.
     keep_lost: u32,
     backend: BackendSettings,
+}
+
+/// What the face's metadata says of its track.
+fn mark(t: &Tracked) -> meta::TrackMark {
+    meta::TrackMark {
+        id: t.id,
+        detected: t.detected,
+    }
 }
 
 impl Default for Settings {
@@ -374,7 +382,7 @@ impl BaseTransformImpl for FaceDetect {
         }
         if !detect_now {
             for t in state.tracker.predict() {
-                meta::add_face(buf, &t.face, w, h, name, Some(t.id));
+                meta::add_face(buf, &t.face, w, h, name, Some(mark(&t)));
             }
             return Ok(gst::FlowSuccess::Ok);
         }
@@ -408,7 +416,13 @@ impl BaseTransformImpl for FaceDetect {
             let mut tracked = tracker.update_with_appearance(faces, looks);
             // A face the detector missed but whose place still shows it stays reported.
             tracked.extend(tracker.hold_missed(view));
-            Ok(tracked.into_iter().map(|t| (t.face, Some(t.id))).collect())
+            Ok(tracked
+                .into_iter()
+                .map(|t| {
+                    let mark = mark(&t);
+                    (t.face, Some(mark))
+                })
+                .collect())
         })?;
         match found {
             Some(faces) => {
@@ -420,7 +434,7 @@ impl BaseTransformImpl for FaceDetect {
             // Detection failed on this frame (warned about): the tracks carry the faces.
             None if tracking => {
                 for t in state.tracker.predict() {
-                    meta::add_face(buf, &t.face, w, h, name, Some(t.id));
+                    meta::add_face(buf, &t.face, w, h, name, Some(mark(&t)));
                 }
             }
             None => {}
