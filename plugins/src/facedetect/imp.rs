@@ -419,8 +419,8 @@ impl BaseTransformImpl for FaceDetect {
             Ok(tracked
                 .into_iter()
                 .map(|t| {
-                    let mark = mark(&t);
-                    (t.face, Some(mark))
+                    let track = mark(&t);
+                    (t.face, Some(track))
                 })
                 .collect())
         })?;
