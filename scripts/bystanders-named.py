@@ -13,27 +13,19 @@ prints: bystanders_named=N face-frames in K tracks (of M other faces in occupied
 import json
 import sys
 
+from classroom_output import faces_in_seat, read_faces
+
 
 def main():
     truth = json.load(open(sys.argv[1]))
-    frames = {}
-    with open(sys.argv[2]) as fh:
-        for i, line in enumerate(fh):
-            if line.strip():
-                rec = json.loads(line)
-                frames[rec.get("frame", i)] = rec.get("faces", [])
+    frames = read_faces(sys.argv[2])
     others = named = 0
     tracks = set()
     for f, seats in enumerate(truth["frames"]):
         for seat in seats:
             if seat["who"] is None:
                 continue  # faces in an empty seat are the scorer's false faces
-            x, y, w, h = seat["rect"]
-            inside = [fc for fc in frames.get(f, [])
-                      if x <= fc["box"][0] + fc["box"][2] / 2 < x + w
-                      and y <= fc["box"][1] + fc["box"][3] / 2 < y + h]
-            inside.sort(key=lambda fc: fc["box"][2] * fc["box"][3], reverse=True)
-            for face in inside[1:]:
+            for face in faces_in_seat(frames.get(f, []), seat["rect"])[1:]:
                 others += 1
                 name = (face.get("identity") or {}).get("name") or "unknown"
                 if name not in ("unknown", seat["who"]):

@@ -36,6 +36,7 @@ import sys
 
 import cv2
 import numpy as np
+from classroom_output import faces_in_seat, read_faces
 
 SCORE = 0.3
 STRANGERS_KEPT = 0.97
@@ -52,23 +53,13 @@ def stretch(crop):
     return np.clip((crop.astype(np.float32) - lo) * gain, 0, 255).astype(np.uint8)
 
 
-def inside(faces, rect):
-    x, y, w, h = rect
-    return [f for f in faces if x <= f["box"][0] + f["box"][2] / 2 < x + w and y <= f["box"][1] + f["box"][3] / 2 < y + h]
-
-
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     folder = sys.argv[1]
     model = sys.argv[2] if len(sys.argv) == 3 else "models/yunet.onnx"
     truth = json.load(open(f"{folder}/truth.json"))
-    ours = {}
-    with open(f"{folder}/score.jsonl") as fh:
-        for i, line in enumerate(fh):
-            if line.strip():
-                rec = json.loads(line)
-                ours[rec.get("frame", i)] = rec.get("faces", [])
+    ours = read_faces(f"{folder}/score.jsonl")
     known = set(truth["known"])
     detector = cv2.FaceDetectorYN.create(model, "", (320, 240), SCORE, 0.3, 50)
 
@@ -97,7 +88,7 @@ def main():
             if stay.get(k, (None,))[0] != who:
                 stay[k] = (who, f)
             occupied += 1
-            faces = inside(ours.get(f, []), seat["rect"])
+            faces = faces_in_seat(ours.get(f, []), seat["rect"])
             if not faces:
                 ours_missed += 1
                 x, y, w, h = seat["rect"]
@@ -106,7 +97,7 @@ def main():
                 if not (finds(crop) or finds(bright) or finds(cv2.resize(bright, (2 * w, 2 * h)))):
                     oracle_missed += 1
                 continue
-            read = max(faces, key=lambda fc: fc["box"][2] * fc["box"][3])
+            read = faces[0]
             identity = read.get("identity") or {}
             name = identity.get("name") or "unknown"
             before = last.get(k)

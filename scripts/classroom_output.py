@@ -1,0 +1,26 @@
+"""Our JSON-lines output read against a classroom video's seats, as
+../shared/tools/score_classroom.py reads it: shared by the scripts that look further
+than the scorer (bystanders-named.py, classroom-limits.py), so that they count a face
+in a seat by the scorer's own rule."""
+import json
+
+
+def read_faces(path):
+    """Frame number -> that frame's faces, from a facejson output file (frames are
+    numbered by line when a record has no "frame", as the scorer does)."""
+    frames = {}
+    with open(path) as fh:
+        for i, line in enumerate(fh):
+            if line.strip():
+                rec = json.loads(line)
+                frames[rec.get("frame", i)] = rec.get("faces", [])
+    return frames
+
+
+def faces_in_seat(faces, rect):
+    """The faces whose box centre lies in the seat's rect [x, y, w, h], largest first:
+    the first is the one the scorer reads as the seat's person."""
+    x, y, w, h = rect
+    inside = [f for f in faces
+              if x <= f["box"][0] + f["box"][2] / 2 < x + w and y <= f["box"][1] + f["box"][3] / 2 < y + h]
+    return sorted(inside, key=lambda f: f["box"][2] * f["box"][3], reverse=True)
