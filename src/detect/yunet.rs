@@ -316,9 +316,9 @@ impl YuNet {
 /// Spreads planar BGR 0..255 pixels (`plane` per channel) so that their darkest and
 /// brightest 1% of brightness land at 0 and 255, by at most `max_gain`: a face in a dim
 /// corner gets the contrast of a lit one, and YuNet finds it far more often (the engine
-/// test's covered face at 15% light: nothing as it is, 0.86 stretched). Percentiles rather than the extremes, so that a few hot pixels or a bright
-/// object beside the face do not decide it; a crop already using the full range is left
-/// as it is.
+/// test's covered face at 15% light: nothing as it is, 0.86 stretched). Percentiles
+/// rather than the extremes, so that a few hot pixels or a bright object beside the face
+/// do not decide it; a crop already using the full range is left as it is.
 fn stretch_contrast(pixels: &mut [f32], plane: usize, max_gain: f32) {
     if plane == 0 || pixels.len() < 3 * plane {
         return;
