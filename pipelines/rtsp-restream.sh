@@ -44,9 +44,13 @@ args=(--input "$input" --port "${PORT:-8554}" --path "${MOUNT:-/faces}" --addres
 [ -n "${FACEANNOTATE_OPTS:-}" ] && args+=(--annotate-opts "$FACEANNOTATE_OPTS")
 
 # What face-rtsp builds, and why it stays live:
-#   INPUT ! videoconvert ! I420 ! queue leaky=downstream max-size-buffers=2
-#     ! facedetect ! faceid ! faceemotion ! faceannotate ! queue
-#     ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! rtph264pay
+#   INPUT ! decode ! videoconvert ! I420 ! appsink                 (rebuilt when the camera fails)
+#   appsrc ! queue leaky=downstream max-size-buffers=2
+#     ! facedetect ! faceid ! faceemotion ! faceannotate ! appsink  (runs from start to exit)
+#   appsrc ! queue ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30
+#     ! rtph264pay                                                  (while anyone watches)
+# - A camera that fails is reconnected for ever (1 s, then doubling waits up to 30 s);
+#   viewers meanwhile get the last frame under a "no signal" banner at the stream's rate.
 # - The leaky queue holds two frames and drops the oldest when the analysis falls
 #   behind: a slow CPU skips frames instead of drifting further and further behind.
 # - A file is released at its own frame rate (clocksync), as a camera would be.

@@ -30,6 +30,8 @@ if [ -z "${ORT_DYLIB_PATH:-}" ]; then
         [ -f "$lib" ] && export ORT_DYLIB_PATH="$lib"
     done
 fi
+# shellcheck source=scripts/face-rtsp-common.sh
+source "$root/scripts/face-rtsp-common.sh"
 clip="$root/assets/video/WolfgangLanger_Pexels.mp4"
 gallery="$root/assets/demo-gallery"
 tmp=$(mktemp -d)
@@ -43,14 +45,9 @@ run() {
     "$server" --address 127.0.0.1 --port 0 --input "$clip" --loop --stamp --gallery "$gallery" "$@" \
         >"$tmp/$name.out" 2>"$tmp/$name.err" &
     pid=$!
-    local url=
-    for _ in $(seq 240); do
-        url=$(sed -n 's/^serving //p' "$tmp/$name.out")
-        [ -n "$url" ] && break
-        kill -0 "$pid" 2>/dev/null || { cat "$tmp/$name.err" >&2; exit 1; }
-        sleep 0.5
-    done
-    [ -n "$url" ] || { echo "$name: face-rtsp did not start" >&2; exit 1; }
+    local url
+    url=$(serving_url "$tmp/$name.out" "$pid") \
+        || { echo "$name: face-rtsp did not start" >&2; cat "$tmp/$name.err" >&2; exit 1; }
     echo "== $name: face-rtsp $* ($url)" >&2
     "$probe" "$url" --seconds "$seconds" --warmup 3 --latency 0 | tee "$tmp/$name.probe" >&2
     echo "$name $(tail -1 "$tmp/$name.probe")" >>"$tmp/results"

@@ -12,6 +12,7 @@ use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 /// Either detector, chosen by name or model path.
+#[derive(Clone)]
 pub enum Detector {
     YuNet(YuNet),
     Mtcnn(Mtcnn),

@@ -204,6 +204,36 @@ pub fn render_face(label: &FaceLabel, frame_w: usize, frame_h: usize) -> Option<
     Some(s)
 }
 
+/// White lines of `text_px`-high text on a dark translucent panel, at (0, 0): for
+/// notices drawn over a picture (face-rtsp's "no signal" banner). `None` without a font
+/// or without lines.
+pub fn render_panel(lines: &[String], text_px: f32) -> Option<Sprite> {
+    let font = FONT.as_ref()?;
+    if lines.is_empty() {
+        return None;
+    }
+    let scale = PxScale::from(text_px.max(6.0));
+    let pad = (text_px * 0.5).ceil();
+    let line_h = (text_px * 1.25).ceil();
+    let text_w = lines.iter().map(|l| text_width(font, scale, l)).fold(0.0, f32::max);
+    let (w, h) = (
+        (text_w + 2.0 * pad).ceil() as usize,
+        (line_h * lines.len() as f32 + 2.0 * pad).ceil() as usize,
+    );
+    let mut s = Sprite {
+        x: 0,
+        y: 0,
+        width: w,
+        height: h,
+        bgra: vec![0; w * h * 4],
+    };
+    s.fill(0, 0, w as i32, h as i32, [20, 20, 20], 0.78);
+    for (i, line) in lines.iter().enumerate() {
+        draw_text(&mut s, font, scale, pad, pad + i as f32 * line_h, line, [255, 255, 255]);
+    }
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +277,20 @@ mod tests {
         };
         let s = render_face(&label, 640, 360).expect("partly inside");
         assert!(s.x as usize + s.width <= 640 && s.y as usize + s.height <= 360);
+    }
+
+    #[test]
+    fn a_panel_holds_its_lines_in_white_on_dark() {
+        let lines = vec!["door: no signal since 09:14:03".to_string(), "reconnecting".to_string()];
+        let s = render_panel(&lines, 20.0).expect("a font is built in");
+        assert!(s.width > 200 && s.height >= 50, "{}x{}", s.width, s.height);
+        let white = s
+            .bgra
+            .chunks(4)
+            .filter(|p| p[0] > 240 && p[1] > 240 && p[2] > 240)
+            .count();
+        let dark = s.bgra.chunks(4).filter(|p| p[0] < 40 && p[3] > 150).count();
+        assert!(white > 100 && dark > white, "white {white}, dark {dark}");
+        assert!(render_panel(&[], 20.0).is_none());
     }
 }

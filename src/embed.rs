@@ -21,6 +21,7 @@ pub struct Embedding {
     pub magnitude: f32,
 }
 
+#[derive(Clone)]
 pub struct Embedder {
     model: Arc<dyn Backend>,
     threads: usize,

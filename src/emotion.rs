@@ -77,6 +77,7 @@ pub fn input_side(path: &Path) -> Result<usize> {
     }
 }
 
+#[derive(Clone)]
 pub struct EmotionClassifier {
     model: Arc<dyn Backend>,
     side: usize,

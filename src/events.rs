@@ -10,19 +10,29 @@
 //!
 //! Faces without a track id (facedetect `tracking=false`) have no identity over time and
 //! produce no events.
+//!
+//! A live source that fails (a camera that drops out) ends every track at once with
+//! `left` (reason `source-lost`) followed by `source-lost`; the first frame after it
+//! comes back brings `source-restored` with how long it was away.
 
 use crate::record::{FaceRecord, ordered_map};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Frames a track must be missing before it counts as gone. facedetect already keeps a
-/// lost track for 15 frames and reuses its id if the face comes back within them, so a
-/// vanished id is final: one frame of absence would do, but a margin costs nothing.
+/// Frames a track must be missing from the metadata before it counts as gone.
+/// facedetect reports a face it misses where its track predicts it for as long as the
+/// place still shows it, so a track is missing only once its face is really gone or
+/// hidden; a face found again later under the same id (within facedetect's
+/// `keep-lost`) starts a new visit of that track.
 pub const DEFAULT_LEAVE_AFTER: u32 = 5;
 
-/// When something happened: stream position and wall clock.
+/// Where and when something happened: the stream's source name, if it has one, and the
+/// stream position.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct When {
+    /// The name of the stream's source (a camera), when the stream has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Frame number (counted as facejson counts them, from 0).
     pub frame: u64,
     /// Buffer timestamp in nanoseconds, when the buffer had one.
@@ -36,6 +46,7 @@ pub struct When {
 impl When {
     pub fn new(frame: u64, pts: Option<u64>) -> Self {
         Self {
+            source: None,
             frame,
             pts,
             time: pts.map(|p| round3(p as f64 / 1e9)),
@@ -51,7 +62,8 @@ fn round4(v: f64) -> f64 {
     (v * 10000.0).round() / 10000.0
 }
 
-/// One event, serialised as a JSON object with `"event": "appeared" | "identified" | "left"`.
+/// One event, serialised as a JSON object with `"event": "appeared" | "identified" |
+/// "left" | "source-lost" | "source-restored"`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
@@ -90,27 +102,60 @@ pub enum Event {
         /// the order they were first seen; empty without faceemotion.
         #[serde(serialize_with = "ordered_map")]
         emotions: Vec<(String, f64)>,
-        /// Why it ended: "gone" (absent for leave-after frames) or "end" (end of stream,
-        /// a seek or the element stopping).
+        /// Why it ended: "gone" (absent for leave-after frames), "end" (end of stream,
+        /// a seek or the element stopping) or "source-lost" (the camera dropped out).
         reason: &'static str,
+    },
+    /// The stream's source failed; `at` is the last frame it gave.
+    #[serde(rename = "source-lost")]
+    SourceLost {
+        #[serde(flatten)]
+        at: When,
+        /// What failed, as the supervisor saw it (an error, no data for a while, an end of
+        /// stream from a live source).
+        reason: String,
+    },
+    /// The source gives frames again; `at` is the first of them.
+    #[serde(rename = "source-restored")]
+    SourceRestored {
+        #[serde(flatten)]
+        at: When,
+        /// Seconds between the last frame before the loss and this one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lost_for: Option<f64>,
     },
 }
 
 impl Event {
-    pub fn track_id(&self) -> u64 {
+    /// The track a face event is about; `None` for the source's events.
+    pub fn track_id(&self) -> Option<u64> {
         match self {
             Self::Appeared { track_id, .. } | Self::Identified { track_id, .. } | Self::Left { track_id, .. } => {
-                *track_id
+                Some(*track_id)
             }
+            Self::SourceLost { .. } | Self::SourceRestored { .. } => None,
         }
     }
 
-    /// "appeared", "identified" or "left".
+    /// Where and when it happened.
+    pub fn at(&self) -> &When {
+        match self {
+            Self::Appeared { at, .. }
+            | Self::Identified { at, .. }
+            | Self::Left { at, .. }
+            | Self::SourceLost { at, .. }
+            | Self::SourceRestored { at, .. } => at,
+        }
+    }
+
+    /// "appeared", "identified", "left", "source-lost" or "source-restored".
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Appeared { .. } => "appeared",
             Self::Identified { .. } => "identified",
             Self::Left { .. } => "left",
+            Self::SourceLost { .. } => "source-lost",
+            Self::SourceRestored { .. } => "source-restored",
         }
     }
 
@@ -135,10 +180,15 @@ struct TrackLog {
 /// Turns per-frame face records into events; one per stream.
 pub struct FaceEvents {
     leave_after: u32,
+    source: Option<String>,
     tracks: BTreeMap<u64, TrackLog>,
     /// Last gap between two timestamps: the length of "one frame" in `duration`.
     frame_period: Option<u64>,
     last_pts: Option<u64>,
+    /// The last frame seen (number and timestamp), where a loss of the source is placed.
+    last_frame: Option<(u64, Option<u64>)>,
+    /// While the source is lost: the timestamp of its last frame (if it had one).
+    lost_at: Option<Option<u64>>,
 }
 
 impl Default for FaceEvents {
@@ -151,23 +201,52 @@ impl FaceEvents {
     pub fn new(leave_after: u32) -> Self {
         Self {
             leave_after: leave_after.max(1),
+            source: None,
             tracks: BTreeMap::new(),
             frame_period: None,
             last_pts: None,
+            last_frame: None,
+            lost_at: None,
+        }
+    }
+
+    /// Every event names `source` (a camera's name) from now on.
+    pub fn with_source(mut self, source: Option<String>) -> Self {
+        self.source = source.filter(|s| !s.is_empty());
+        self
+    }
+
+    fn when(&self, frame: u64, pts: Option<u64>) -> When {
+        When {
+            source: self.source.clone(),
+            ..When::new(frame, pts)
         }
     }
 
     /// The events one frame causes, in order: tracks gone first, then new ones, then
     /// identities that settled.
     pub fn frame(&mut self, frame: u64, pts: Option<u64>, faces: &[FaceRecord]) -> Vec<Event> {
+        let at = self.when(frame, pts);
+        let mut events = Vec::new();
+        if let Some(lost_pts) = self.lost_at.take() {
+            let lost_for = match (lost_pts, pts) {
+                (Some(a), Some(b)) if b >= a => Some(round3((b - a) as f64 / 1e9)),
+                _ => None,
+            };
+            events.push(Event::SourceRestored {
+                at: at.clone(),
+                lost_for,
+            });
+            // The gap is the outage, not a frame period.
+            self.last_pts = None;
+        }
         if let (Some(now), Some(before)) = (pts, self.last_pts)
             && now > before
         {
             self.frame_period = Some(now - before);
         }
         self.last_pts = pts.or(self.last_pts);
-        let at = When::new(frame, pts);
-        let mut events = Vec::new();
+        self.last_frame = Some((frame, pts));
 
         for log in self.tracks.values_mut() {
             log.missing += 1;
@@ -233,6 +312,33 @@ impl FaceEvents {
         let tracks = std::mem::take(&mut self.tracks);
         self.last_pts = None;
         tracks.into_iter().map(|(id, log)| self.left(id, log, "end")).collect()
+    }
+
+    /// The source failed (`reason`): every track leaves at its last frame, then
+    /// `source-lost` at the last frame the source gave. The next [`FaceEvents::frame`]
+    /// starts with `source-restored`. A second loss before any frame came back (a
+    /// reconnection that failed again) adds nothing.
+    pub fn source_lost(&mut self, reason: &str) -> Vec<Event> {
+        if self.lost_at.is_some() {
+            return Vec::new();
+        }
+        let tracks = std::mem::take(&mut self.tracks);
+        let mut events: Vec<Event> = tracks
+            .into_iter()
+            .map(|(id, log)| self.left(id, log, "source-lost"))
+            .collect();
+        let (frame, pts) = self.last_frame.unwrap_or((0, None));
+        events.push(Event::SourceLost {
+            at: self.when(frame, pts),
+            reason: reason.to_string(),
+        });
+        self.lost_at = Some(pts);
+        events
+    }
+
+    /// Whether the source is lost (between [`FaceEvents::source_lost`] and the next frame).
+    pub fn is_source_lost(&self) -> bool {
+        self.lost_at.is_some()
     }
 
     /// Tracks currently in view.
@@ -419,11 +525,11 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("appeared", 1),
-                ("appeared", 2),
-                ("identified", 2),
-                ("left", 1),
-                ("left", 2)
+                ("appeared", Some(1)),
+                ("appeared", Some(2)),
+                ("identified", Some(2)),
+                ("left", Some(1)),
+                ("left", Some(2))
             ]
         );
     }
@@ -446,5 +552,54 @@ mod tests {
             "{line}"
         );
         assert!(line.contains(r#""emotions":{"neutral":1.0}"#), "{line}");
+    }
+
+    #[test]
+    fn a_lost_source_ends_every_track_and_its_return_says_how_long_it_was_away() {
+        let mut ev = FaceEvents::new(5).with_source(Some("cam1".into()));
+        let mut out = Vec::new();
+        for i in 0..3u64 {
+            out.extend(ev.frame(i, Some(i * PERIOD), &[face(Some(1), Some("Ada"), None)]));
+        }
+        out.extend(ev.source_lost("no data for 5 s"));
+        // A reconnection that fails again before any frame: nothing new.
+        assert!(ev.source_lost("connection refused").is_empty());
+        assert!(ev.is_source_lost());
+        // Back 10 s after the last frame, with the same face: a new visit.
+        let back = 2 * PERIOD + 10_000_000_000;
+        out.extend(ev.frame(3, Some(back), &[face(Some(2), Some("Ada"), None)]));
+        out.extend(ev.finish());
+        let kinds: Vec<_> = out.iter().map(|e| (e.kind(), e.track_id())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("appeared", Some(1)),
+                ("identified", Some(1)),
+                ("left", Some(1)),
+                ("source-lost", None),
+                ("source-restored", None),
+                ("appeared", Some(2)),
+                ("identified", Some(2)),
+                ("left", Some(2)),
+            ]
+        );
+        let Event::Left { reason, frames, at, .. } = &out[2] else {
+            panic!("{:?}", out[2])
+        };
+        assert_eq!((*reason, *frames, at.frame), ("source-lost", 3, 2));
+        assert_eq!(
+            out[3].to_line(),
+            r#"{"event":"source-lost","source":"cam1","frame":2,"pts":80000000,"time":0.08,"reason":"no data for 5 s"}"#
+        );
+        let Event::SourceRestored { at, lost_for } = &out[4] else {
+            panic!("{:?}", out[4])
+        };
+        assert_eq!((at.frame, *lost_for), (3, Some(10.0)));
+        assert!(out.iter().all(|e| e.at().source.as_deref() == Some("cam1")));
+        // The outage is not a frame period: the second visit lasts one frame, not 10 s.
+        let Event::Left { duration, .. } = &out[7] else {
+            panic!("{:?}", out[7])
+        };
+        assert_eq!(*duration, Some(0.04));
     }
 }

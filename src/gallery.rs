@@ -6,7 +6,10 @@ use crate::embed::{Embedder, Embedding, cosine};
 use crate::frame::FrameView;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 /// Cosine similarity at which `faceid` names a face.
 ///
@@ -277,6 +280,82 @@ impl Gallery {
         }
         Ok(g)
     }
+}
+
+/// A gallery as opened from a folder (enrolled) or a file, with the photos it skipped.
+#[derive(Debug)]
+pub struct Opened {
+    pub gallery: Gallery,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct OpenedKey {
+    path: PathBuf,
+    /// What the files looked like (names, sizes, modification times).
+    fingerprint: u64,
+    /// Which models enrolled it (a folder enrolled with another embedder is another gallery).
+    models: String,
+}
+
+static OPENED: LazyLock<Mutex<HashMap<OpenedKey, Weak<Opened>>>> = LazyLock::new(Default::default);
+
+/// A hash of the names, sizes and modification times of `path` (a file) or of the files
+/// one and two levels under it (a gallery folder): it changes when a photo is added,
+/// removed or replaced.
+pub fn fingerprint(path: &Path) -> Result<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let add = |h: &mut std::collections::hash_map::DefaultHasher, p: &Path| -> Result<()> {
+        let m = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        p.hash(h);
+        m.len().hash(h);
+        m.modified().ok().hash(h);
+        Ok(())
+    };
+    add(&mut h, path)?;
+    if path.is_dir() {
+        for (name, images) in people_folders(path)? {
+            name.hash(&mut h);
+            for img in images {
+                add(&mut h, &img)?;
+            }
+        }
+    }
+    Ok(h.finish())
+}
+
+/// Opens `path` (a folder of `<Name>/*.jpg|png`, enrolled with `detector()` and
+/// `embedder`, or a file from face-enrol), or returns the gallery this process already
+/// opened from it, unchanged since, for the same `models` (a description of the
+/// embedder's and detector's files and backend). Galleries are read-only once made, so
+/// ten cameras' faceid elements share one, and enrol a folder once.
+pub fn open_shared(
+    path: &Path,
+    models: &str,
+    embedder: &Embedder,
+    detector: impl FnOnce() -> Result<YuNet>,
+) -> Result<Arc<Opened>> {
+    let key = OpenedKey {
+        path: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+        fingerprint: fingerprint(path)?,
+        models: models.to_string(),
+    };
+    // Held while enrolling: two elements starting together enrol once.
+    let mut cache = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(opened) = cache.get(&key).and_then(Weak::upgrade) {
+        return Ok(opened);
+    }
+    let (gallery, skipped) = if path.is_dir() {
+        Gallery::build_from_dir(path, &detector()?, embedder)?
+    } else if path.is_file() {
+        (Gallery::load(path)?, Vec::new())
+    } else {
+        bail!("no such file or folder (give a folder of <Name>/*.jpg or a file from face-enrol)");
+    };
+    let opened = Arc::new(Opened { gallery, skipped });
+    cache.retain(|_, g| g.strong_count() > 0);
+    cache.insert(key, Arc::downgrade(&opened));
+    Ok(opened)
 }
 
 /// The `<Name>/<image>` layout under `dir`: every person folder, sorted by name, with

@@ -6,6 +6,9 @@ use serde::ser::SerializeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameRecord {
+    /// The name of the stream's source (a camera), when the stream has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub frame: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pts: Option<u64>,
@@ -72,6 +75,7 @@ mod tests {
     #[test]
     fn absent_fields_are_left_out_and_scores_keep_their_order() {
         let rec = FrameRecord {
+            source: None,
             frame: 3,
             pts: None,
             width: 640,
@@ -90,6 +94,7 @@ mod tests {
         let line = rec.to_line();
         assert!(
             !line.contains("pts")
+                && !line.contains("source")
                 && !line.contains("identity")
                 && !line.contains("track_id")
                 && !line.contains("detected")

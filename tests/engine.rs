@@ -228,6 +228,42 @@ fn a_gallery_of_one_obama_photo_names_obama_and_not_biden() {
 }
 
 #[test]
+fn a_gallery_folder_is_enrolled_once_and_again_when_it_changes() {
+    let emb = embedder();
+    let dir = std::env::temp_dir().join(format!("shared-gallery-{}", std::process::id()));
+    let person = dir.join("Barack_Obama");
+    std::fs::create_dir_all(&person).expect("temp gallery");
+    std::fs::copy(common::asset("photos/obama.jpg"), person.join("obama.jpg")).expect("copy");
+    let enrolled = std::sync::atomic::AtomicUsize::new(0);
+    let open = || {
+        gallery::open_shared(&dir, "sface yunet", &emb, || {
+            enrolled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(detector())
+        })
+        .expect("gallery opens")
+    };
+    // Two elements (two cameras) opening the same folder share one enrolment.
+    let (a, b) = (open(), open());
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert_eq!(enrolled.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(a.gallery.len(), 1);
+    // A photo added: a new gallery, enrolled again.
+    let joe = dir.join("Joe_Biden");
+    std::fs::create_dir_all(&joe).expect("second person");
+    std::fs::copy(common::asset("photos/biden.jpg"), joe.join("biden.jpg")).expect("copy");
+    let c = open();
+    assert!(!std::sync::Arc::ptr_eq(&a, &c));
+    assert_eq!(
+        (c.gallery.len(), enrolled.load(std::sync::atomic::Ordering::Relaxed)),
+        (2, 2)
+    );
+    // Other models: another gallery.
+    let d = gallery::open_shared(&dir, "other models", &emb, || Ok(detector())).expect("opens");
+    assert!(!std::sync::Arc::ptr_eq(&c, &d));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_photo_and_its_mirror_image_enrol_as_the_same_template() {
     // Enrolment averages each face with its mirror image, so which way a gallery photo
     // faces (or whether a phone mirrored the selfie) does not change what is stored.

@@ -6,6 +6,7 @@ use faceengine::backend::{self, BackendChoice, BackendKind, BackendOptions, Load
 use gst::glib;
 use gst::prelude::*;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]
 #[repr(u32)]
@@ -189,6 +190,35 @@ pub fn load_error(
             e
         ]
     )
+}
+
+/// What an element loaded at its last start (its models, its gallery), kept while the
+/// element exists: stopping and starting it again (a pipeline cycled through NULL, a
+/// camera's pipeline rebuilt) reuses them instead of loading them again, unless the
+/// properties they came from (the key) have changed.
+pub struct Kept<K, T>(Mutex<Option<(K, T)>>);
+
+impl<K, T> Default for Kept<K, T> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl<K: PartialEq, T: Clone> Kept<K, T> {
+    /// The value kept for `key`, or `load()`'s, which is kept in its place.
+    pub fn get_or_load<E>(&self, key: K, load: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, v)) = kept.as_ref()
+            && *k == key
+        {
+            return Ok(v.clone());
+        }
+        // Dropped first: a changed model is not held twice while the new one loads.
+        *kept = None;
+        let v = load()?;
+        *kept = Some((key, v.clone()));
+        Ok(v)
+    }
 }
 
 /// The line for `backend-in-use` and the log.

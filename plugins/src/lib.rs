@@ -14,6 +14,7 @@ mod faceemotion;
 mod faceid;
 mod facejson;
 pub mod meta;
+pub mod source;
 pub mod video;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

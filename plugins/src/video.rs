@@ -73,6 +73,41 @@ pub fn pad_templates() -> Vec<gst::PadTemplate> {
         .collect()
 }
 
+/// The sprites as one overlay composition (`None` when there are none), to attach as a
+/// meta or blend into a frame.
+pub fn composition(sprites: Vec<faceengine::draw::Sprite>) -> Option<gst_video::VideoOverlayComposition> {
+    let rects: Vec<gst_video::VideoOverlayRectangle> = sprites
+        .into_iter()
+        .map(|s| {
+            let (w, h, x, y) = (s.width as u32, s.height as u32, s.x, s.y);
+            let mut buffer = gst::Buffer::from_mut_slice(s.bgra);
+            // The overlay API's "RGB" format is BGRA in memory on little-endian machines,
+            // which is the byte order the sprite uses.
+            gst_video::VideoMeta::add(
+                buffer.get_mut().expect("new buffer is writable"),
+                gst_video::VideoFrameFlags::empty(),
+                gst_video::VideoFormat::Bgra,
+                w,
+                h,
+            )
+            .ok()?;
+            Some(gst_video::VideoOverlayRectangle::new_raw(
+                &buffer,
+                x,
+                y,
+                w,
+                h,
+                gst_video::VideoOverlayFormatFlags::empty(),
+            ))
+        })
+        .collect::<Option<_>>()?;
+    if rects.is_empty() {
+        None
+    } else {
+        Some(gst_video::VideoOverlayComposition::new(rects.iter()).ok()?)
+    }
+}
+
 /// Runs an element's analysis on each frame and keeps the stream alive when it fails.
 #[derive(Debug, Default)]
 pub struct Analysis {

@@ -5,33 +5,46 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
-pub const USAGE: &str = "usage: face-rtsp (--input FILE|/dev/videoN|rtsp://URL | --launch LINE) [options]
+pub const USAGE: &str = "usage: face-rtsp (--input [NAME=]SRC | --launch [NAME=]LINE)... [options]
 
-  --input SRC          a video file (paced at its own frame rate), a V4L2 device, or an RTSP URL
-  --launch LINE        the whole media pipeline instead; it must have an element named pay0
+  --input [NAME=]SRC   a camera: a video file (paced at its own frame rate), a V4L2 device, or an
+                       RTSP URL; repeat with a NAME for each camera (served at /NAME)
+  --launch [NAME=]LINE a camera given as a launch line that ends in raw video (e.g.
+                       \"nvarguscamerasrc ! nvvidconv\"), supervised like --input
   --address ADDR       address to listen on (default 0.0.0.0)
   --port N             port to listen on (default 8554; 0 = any free port, printed at start)
-  --path /P            mount point (default /faces)
+  --path /P            mount point of a single unnamed camera (default /faces)
   --gallery DIR|FILE   faceid's gallery: a folder of <Name>/*.jpg|png or a face-enrol file
   --detect-opts S      prop=value pairs appended to facedetect (e.g. \"interval=1 working-size=960\")
   --id-opts S          ... to faceid
   --emotion-opts S     ... to faceemotion
   --annotate-opts S    ... to faceannotate
-  --loop               a file input starts again at its end (default: EOS ends the stream)
-  --size WxH           scale the source to this size before the analysis
+  --json PATTERN       write each camera's face events (facejson) to PATTERN, {source} replaced
+                       by the camera's name (e.g. out/{source}.jsonl; - = standard output)
+  --json-mode M        events (default), frames or both
+  --source-timeout S   seconds without a frame after which a camera counts as lost (default 5)
+  --loop               file inputs start again at their end (default: a file plays once)
+  --size WxH           scale every camera to this size before the analysis
   --encoder E          auto (default), x264, nvv4l2, va, vaapi or v4l2
   --bitrate KBPS       H.264 bitrate in kbit/s (default 2000)
   --keyframe-interval N  frames between keyframes (default 30: late joiners start within ~1 s)
   --rtsp-latency MS    jitterbuffer of an rtsp:// input, in ms (default 200)
+  --stats S            print each camera's frame rates and the process's memory every S seconds
+                       (default 60; 0 = never)
   --stamp              write the wall-clock time into each source frame (for face-rtsp-probe)
-  --no-check           skip preparing the pipeline once at start-up
+  --no-check           do not wait at start-up for the first frame of files, devices and launch lines
   --help               this text
 
-Prints `serving rtsp://ADDRESS:PORT/PATH` on standard output once listening.
-Exit status: 0 after SIGINT/SIGTERM, 1 when the pipeline cannot start, 2 on a bad flag.";
+A camera that fails (an error, an end of stream, no frame for --source-timeout) is
+reconnected for ever, 1 s after the failure and then at doubling intervals up to 30 s;
+meanwhile its viewers get the last frame under a \"no signal\" banner at the stream's rate.
+Prints `serving rtsp://ADDRESS:PORT/PATH` on standard output for each camera once listening.
+Exit status: 0 after SIGINT/SIGTERM or once every (unlooped) file has ended, 1 when the
+analysis or a file, device or launch line cannot start, 2 on a bad flag.";
 
-/// What the media pipeline reads.
+/// What a camera's frames come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     File(PathBuf),
@@ -44,29 +57,117 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     Input(Input),
-    /// A whole launch line for the media (the user's own pipeline).
+    /// A launch line that ends in raw video (the user's own source).
     Launch(String),
+}
+
+impl Source {
+    /// Whether the source is a camera that may not be there yet at start-up (waited for
+    /// instead of failing).
+    pub fn may_be_absent(&self) -> bool {
+        matches!(self, Source::Input(Input::Rtsp(_)))
+    }
+
+    /// Whether an end of stream is the end (a file), rather than a failure to recover from.
+    pub fn ends(&self, looping: bool) -> bool {
+        matches!(self, Source::Input(Input::File(_))) && !looping
+    }
+
+    /// For the log: the source with any password in a URL masked.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Input(Input::File(p)) => p.display().to_string(),
+            Source::Input(Input::Device(d)) => d.clone(),
+            Source::Input(Input::Rtsp(url)) => mask_credentials(url),
+            Source::Launch(line) => mask_credentials(line),
+        }
+    }
+}
+
+/// `rtsp://user:secret@host/...` → `rtsp://user:***@host/...`, wherever such a URL appears.
+pub fn mask_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"')
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let user = authority[..at].split(':').next().unwrap_or("");
+                out.push_str(user);
+                out.push_str(":***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One camera: its name (in events, JSON and the log), where it is served, and its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Camera {
+    pub name: String,
+    /// Mount point, e.g. `/faces` or `/door`.
+    pub mount: String,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JsonMode {
+    #[default]
+    Events,
+    Frames,
+    Both,
+}
+
+impl JsonMode {
+    /// facejson's `mode` value.
+    pub fn nick(self) -> &'static str {
+        match self {
+            Self::Events => "events",
+            Self::Frames => "frames",
+            Self::Both => "both",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    pub source: Source,
+    pub cameras: Vec<Camera>,
     pub address: String,
     pub port: u16,
-    pub path: String,
     pub gallery: Option<PathBuf>,
     pub detect_opts: String,
     pub id_opts: String,
     pub emotion_opts: String,
     pub annotate_opts: String,
+    /// facejson's location per camera, `{source}` standing for the camera's name.
+    pub json: Option<String>,
+    pub json_mode: JsonMode,
+    pub source_timeout: Duration,
     pub looping: bool,
     pub size: Option<(u32, u32)>,
     pub encoder: String,
     pub bitrate_kbps: u32,
     pub keyframe_interval: u32,
     pub rtsp_latency_ms: u32,
+    pub stats: Option<Duration>,
     pub stamp: bool,
     pub check: bool,
+}
+
+impl Options {
+    /// facejson's location for `camera`, if events or frames are written at all.
+    pub fn json_location(&self, camera: &Camera) -> Option<String> {
+        self.json.as_ref().map(|p| p.replace("{source}", &camera.name))
+    }
 }
 
 /// A bad command line: which flag, what was given, and what is wrong with it.
@@ -90,7 +191,7 @@ impl UsageError {
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.value {
-            Some(v) => write!(f, "{} {:?}: {}", self.flag, v, self.reason),
+            Some(v) => write!(f, "{} {:?}: {}", self.flag, mask_credentials(v), self.reason),
             None => write!(f, "{}: {}", self.flag, self.reason),
         }
     }
@@ -109,6 +210,14 @@ fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, UsageError
     value
         .parse()
         .map_err(|_| UsageError::new(flag, Some(value), "not a valid number"))
+}
+
+fn seconds(flag: &str, value: &str) -> Result<Duration, UsageError> {
+    let s: f64 = number(flag, value)?;
+    if !(0.0..=86_400.0).contains(&s) {
+        return Err(UsageError::new(flag, Some(value), "expected seconds, 0 to 86400"));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 fn size(flag: &str, value: &str) -> Result<(u32, u32), UsageError> {
@@ -153,27 +262,49 @@ fn input(value: &str) -> Result<Input, UsageError> {
     Ok(Input::File(path))
 }
 
+/// A camera name: letters, digits, `_`, `-` and `.`, starting with a letter or digit.
+fn is_name(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `NAME=SRC` → (Some(NAME), SRC); anything else (a URL or path holding `=`, a launch
+/// line's `prop=value`) is all source. A value that is an existing file is a file.
+fn named(value: &str) -> (Option<&str>, &str) {
+    if std::path::Path::new(value).is_file() {
+        return (None, value);
+    }
+    match value.split_once('=') {
+        Some((name, src)) if is_name(name) && !src.is_empty() => (Some(name), src),
+        _ => (None, value),
+    }
+}
+
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
     let mut it = args.into_iter();
-    let mut input_arg = None;
-    let mut launch = None;
+    let mut sources: Vec<(&'static str, Option<String>, Source)> = Vec::new();
+    let mut path: Option<String> = None;
     let mut o = Options {
-        source: Source::Launch(String::new()),
+        cameras: Vec::new(),
         address: "0.0.0.0".into(),
         port: 8554,
-        path: "/faces".into(),
         gallery: None,
         detect_opts: String::new(),
         id_opts: String::new(),
         emotion_opts: String::new(),
         annotate_opts: String::new(),
+        json: None,
+        json_mode: JsonMode::default(),
+        source_timeout: Duration::from_secs(5),
         looping: false,
         size: None,
         encoder: "auto".into(),
         bitrate_kbps: 2000,
         keyframe_interval: 30,
         rtsp_latency_ms: 200,
+        stats: Some(Duration::from_secs(60)),
         stamp: false,
         check: true,
     };
@@ -195,12 +326,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 };
                 let v = value.as_str();
                 match f {
-                    "--input" => input_arg = Some(input(v)?),
+                    "--input" => {
+                        let (name, src) = named(v);
+                        sources.push(("--input", name.map(str::to_string), Source::Input(input(src)?)));
+                    }
                     "--launch" => {
-                        if v.trim().is_empty() {
+                        let (name, line) = named(v);
+                        if line.trim().is_empty() {
                             return Err(UsageError::new(f, Some(v), "empty launch line"));
                         }
-                        launch = Some(v.to_string());
+                        sources.push(("--launch", name.map(str::to_string), Source::Launch(line.to_string())));
                     }
                     "--address" => {
                         if v.is_empty() {
@@ -218,7 +353,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                         if p.len() < 2 || p.contains(char::is_whitespace) {
                             return Err(UsageError::new(f, Some(v), "expected a mount point such as /faces"));
                         }
-                        o.path = p;
+                        path = Some(p);
                     }
                     "--gallery" => {
                         let p = PathBuf::from(v);
@@ -231,6 +366,30 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                     "--id-opts" => o.id_opts = v.to_string(),
                     "--emotion-opts" => o.emotion_opts = v.to_string(),
                     "--annotate-opts" => o.annotate_opts = v.to_string(),
+                    "--json" => {
+                        if v.is_empty() {
+                            return Err(UsageError::new(f, Some(v), "empty file name"));
+                        }
+                        o.json = Some(v.to_string());
+                    }
+                    "--json-mode" => {
+                        o.json_mode = match v {
+                            "events" => JsonMode::Events,
+                            "frames" => JsonMode::Frames,
+                            "both" => JsonMode::Both,
+                            _ => return Err(UsageError::new(f, Some(v), "expected events, frames or both")),
+                        }
+                    }
+                    "--source-timeout" => {
+                        o.source_timeout = seconds(f, v)?;
+                        if o.source_timeout < Duration::from_millis(100) {
+                            return Err(UsageError::new(f, Some(v), "must be at least 0.1 s"));
+                        }
+                    }
+                    "--stats" => {
+                        let d = seconds(f, v)?;
+                        o.stats = (!d.is_zero()).then_some(d);
+                    }
                     "--size" => o.size = Some(size(f, v)?),
                     "--encoder" => o.encoder = v.to_string(),
                     "--bitrate" => {
@@ -252,32 +411,73 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             _ => return Err(UsageError::new(&arg, None, "unexpected argument (see --help)")),
         }
     }
-    o.source = match (input_arg, launch) {
-        (Some(i), None) => Source::Input(i),
-        (None, Some(l)) => Source::Launch(l),
-        (Some(_), Some(_)) => return Err(UsageError::new("--launch", None, "give either --input or --launch")),
-        (None, None) => return Err(UsageError::new("--input", None, "required (or --launch)")),
-    };
-    if let Source::Launch(_) = o.source {
-        // These flags shape the pipeline face-rtsp builds; with --launch the user owns it.
-        for (set, flag) in [
-            (o.gallery.is_some(), "--gallery"),
-            (!o.detect_opts.is_empty(), "--detect-opts"),
-            (!o.id_opts.is_empty(), "--id-opts"),
-            (!o.emotion_opts.is_empty(), "--emotion-opts"),
-            (!o.annotate_opts.is_empty(), "--annotate-opts"),
-            (o.size.is_some(), "--size"),
-            (o.looping, "--loop"),
-        ] {
-            if set {
-                return Err(UsageError::new(flag, None, "cannot be used with --launch"));
-            }
-        }
-    }
-    if o.looping && !matches!(o.source, Source::Input(Input::File(_))) {
+    o.cameras = cameras(sources, path)?;
+    if o.looping
+        && !o
+            .cameras
+            .iter()
+            .any(|c| matches!(c.source, Source::Input(Input::File(_))))
+    {
         return Err(UsageError::new("--loop", None, "only a file input can loop"));
     }
+    if let Some(json) = &o.json
+        && o.cameras.len() > 1
+        && json != "-"
+        && !json.contains("{source}")
+    {
+        return Err(UsageError::new(
+            "--json",
+            Some(json),
+            "with several cameras the file name needs {source} (each camera writes its own)",
+        ));
+    }
     Ok(Command::Serve(Box::new(o)))
+}
+
+/// The cameras from the `--input` / `--launch` flags: one unnamed camera is served at
+/// `--path` (default /faces) and named after it; several need a name each.
+fn cameras(
+    sources: Vec<(&'static str, Option<String>, Source)>,
+    path: Option<String>,
+) -> Result<Vec<Camera>, UsageError> {
+    if sources.is_empty() {
+        return Err(UsageError::new("--input", None, "required (or --launch)"));
+    }
+    if sources.len() == 1 && sources[0].1.is_none() {
+        let (_, _, source) = sources.into_iter().next().expect("one source");
+        let mount = path.unwrap_or_else(|| "/faces".to_string());
+        return Ok(vec![Camera {
+            name: mount.trim_start_matches('/').replace('/', "-"),
+            mount,
+            source,
+        }]);
+    }
+    if let Some(p) = path {
+        return Err(UsageError::new(
+            "--path",
+            Some(&p),
+            "only for one unnamed camera; a named camera is served at /NAME",
+        ));
+    }
+    let mut out: Vec<Camera> = Vec::new();
+    for (flag, name, source) in sources {
+        let Some(name) = name else {
+            return Err(UsageError::new(
+                flag,
+                None,
+                "with several cameras give each a name: NAME=SOURCE (served at /NAME)",
+            ));
+        };
+        if out.iter().any(|c| c.name == name) {
+            return Err(UsageError::new(flag, Some(&name), "two cameras with the same name"));
+        }
+        out.push(Camera {
+            mount: format!("/{name}"),
+            name,
+            source,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -292,31 +492,70 @@ mod tests {
         parse(args(a)).expect_err("should be refused")
     }
 
+    fn options(a: &[&str]) -> Options {
+        match parse(args(a)).expect("parses") {
+            Command::Serve(o) => *o,
+            Command::Help => panic!("help"),
+        }
+    }
+
     #[test]
     fn defaults_and_values() {
-        let Command::Serve(o) = parse(args(&["--launch", "videotestsrc ! x264enc ! rtph264pay name=pay0"])).unwrap()
-        else {
-            panic!("not serve")
-        };
-        assert_eq!(
-            (o.address.as_str(), o.port, o.path.as_str()),
-            ("0.0.0.0", 8554, "/faces")
-        );
+        let o = options(&["--launch", "videotestsrc is-live=true"]);
+        assert_eq!((o.address.as_str(), o.port), ("0.0.0.0", 8554));
         assert_eq!(o.encoder, "auto");
-        let Command::Serve(o) = parse(args(&[
+        assert_eq!(o.source_timeout, Duration::from_secs(5));
+        assert_eq!(o.cameras.len(), 1);
+        assert_eq!(
+            (o.cameras[0].name.as_str(), o.cameras[0].mount.as_str()),
+            ("faces", "/faces")
+        );
+        assert_eq!(o.cameras[0].source, Source::Launch("videotestsrc is-live=true".into()));
+        let o = options(&[
             "--input",
-            "rtsp://cam/stream",
+            "rtsp://cam/stream?channel=1",
             "--port=0",
             "--path",
             "cam1",
             "--size",
             "1280x720",
-        ]))
-        .unwrap() else {
-            panic!("not serve")
-        };
-        assert_eq!(o.source, Source::Input(Input::Rtsp("rtsp://cam/stream".into())));
-        assert_eq!((o.port, o.path.as_str(), o.size), (0, "/cam1", Some((1280, 720))));
+            "--source-timeout",
+            "2.5",
+            "--stats",
+            "0",
+        ]);
+        assert_eq!(
+            o.cameras[0].source,
+            Source::Input(Input::Rtsp("rtsp://cam/stream?channel=1".into()))
+        );
+        assert_eq!(
+            (o.cameras[0].name.as_str(), o.cameras[0].mount.as_str()),
+            ("cam1", "/cam1")
+        );
+        assert_eq!((o.port, o.size), (0, Some((1280, 720))));
+        assert_eq!((o.source_timeout, o.stats), (Duration::from_millis(2500), None));
+    }
+
+    #[test]
+    fn several_named_cameras_each_get_a_mount() {
+        let o = options(&[
+            "--input",
+            "door=rtsp://10.0.0.5/s",
+            "--launch",
+            "desk=videotestsrc is-live=true pattern=ball",
+            "--json",
+            "out/{source}.jsonl",
+        ]);
+        let mounts: Vec<_> = o.cameras.iter().map(|c| (c.name.as_str(), c.mount.as_str())).collect();
+        assert_eq!(mounts, [("door", "/door"), ("desk", "/desk")]);
+        assert_eq!(
+            o.cameras[1].source,
+            Source::Launch("videotestsrc is-live=true pattern=ball".into())
+        );
+        assert_eq!(o.json_location(&o.cameras[0]).as_deref(), Some("out/door.jsonl"));
+        // A launch line's own prop=value is not a name.
+        let o = options(&["--launch", "videotestsrc pattern=ball"]);
+        assert_eq!(o.cameras[0].source, Source::Launch("videotestsrc pattern=ball".into()));
     }
 
     #[test]
@@ -331,5 +570,42 @@ mod tests {
         assert_eq!(err(&["--launch"]).flag, "--launch");
         assert_eq!(err(&[]).flag, "--input");
         assert_eq!(err(&["--input", "http://x/y"]).flag, "--input");
+        assert_eq!(
+            err(&["--launch", "x", "--source-timeout", "0"]).flag,
+            "--source-timeout"
+        );
+        assert_eq!(err(&["--launch", "x", "--json-mode", "all"]).flag, "--json-mode");
+        // Several cameras: names, no --path, one file each.
+        assert_eq!(err(&["--input", "rtsp://a/s", "--input", "rtsp://b/s"]).flag, "--input");
+        assert_eq!(
+            err(&["--input", "a=rtsp://a/s", "--input", "a=rtsp://b/s"]).flag,
+            "--input"
+        );
+        assert_eq!(err(&["--input", "a=rtsp://a/s", "--path", "/x"]).flag, "--path");
+        assert_eq!(
+            err(&[
+                "--input",
+                "a=rtsp://a/s",
+                "--input",
+                "b=rtsp://b/s",
+                "--json",
+                "x.jsonl"
+            ])
+            .flag,
+            "--json"
+        );
+    }
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(
+            mask_credentials("rtspsrc location=rtsp://admin:hunter2@10.0.0.5:554/s1 latency=0"),
+            "rtspsrc location=rtsp://admin:***@10.0.0.5:554/s1 latency=0"
+        );
+        assert_eq!(mask_credentials("rtsp://10.0.0.5/s"), "rtsp://10.0.0.5/s");
+        let e = UsageError::new("--input", Some("rtsp://u:pw@h/s"), "bad");
+        assert!(!e.to_string().contains("pw"), "{e}");
+        let s = Source::Input(Input::Rtsp("rtsp://u:pw@h/s".into()));
+        assert_eq!(s.describe(), "rtsp://u:***@h/s");
     }
 }

@@ -1,100 +1,16 @@
-//! Start-up check: the media pipeline is built and started once, outside the server,
-//! before anyone connects.
+//! Start-up checks, so that a mistake stops face-rtsp at once with the element's own
+//! message rather than surfacing as a viewer who gets nothing.
 //!
-//! gst-rtsp-server only builds the media when the first client asks for it, so a wrong
-//! gallery or model would otherwise surface as a client that gets nothing and a line in
-//! the log. Here it stops face-rtsp at once, with the element's own message.
+//! The analysis checks itself (its elements load their models and gallery when it
+//! starts, `crate::camera`), and the first frame of a file, device or launch line is
+//! waited for (`crate::supervise`). What is left is the launch-line syntax of each
+//! element's options, and whether the encoder works: gst-rtsp-server builds the media
+//! only when the first viewer comes.
 
 use gst::prelude::*;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-#[derive(Debug)]
-pub enum CheckError {
-    /// The launch line itself is wrong (exit 2).
-    Launch(String),
-    /// The pipeline was built but an element failed (exit 1).
-    Media(String),
-}
-
-/// How long to wait for the first encoded frame before letting the server start anyway
-/// (a slow camera, or a slow first inference in a debug build).
-const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn describe(msg: &gst::message::Error) -> String {
-    let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
-    let debug = msg.debug().map(|d| format!(" ({d})")).unwrap_or_default();
-    format!("{source}: {}{debug}", msg.error())
-}
-
-/// Builds `launch` (the media's line), plays it into a fakesink and waits until a first
-/// encoded frame leaves `pay0` or, when `wait_for_frame` is false, only until every
-/// element has started (live cameras need not be up yet).
-pub fn check(launch: &str, wait_for_frame: bool) -> Result<(), CheckError> {
-    let element = gst::parse::launch(launch).map_err(|e| CheckError::Launch(e.to_string()))?;
-    let bin = element
-        .clone()
-        .downcast::<gst::Bin>()
-        .map_err(|_| CheckError::Launch("not a pipeline".into()))?;
-    let pay = bin.by_name("pay0").ok_or_else(|| {
-        CheckError::Launch("no element named pay0 (the payloader gst-rtsp-server streams from)".into())
-    })?;
-    let pipeline = gst::Pipeline::new();
-    let sink = gst::ElementFactory::make("fakesink")
-        .property("sync", false)
-        .property("async", false)
-        .build()
-        .map_err(|e| CheckError::Media(e.to_string()))?;
-    pipeline
-        .add_many([&element, &sink])
-        .map_err(|e| CheckError::Media(e.to_string()))?;
-    pay.link(&sink)
-        .map_err(|e| CheckError::Launch(format!("pay0 cannot be linked: {e}")))?;
-
-    let (tx, rx) = mpsc::sync_channel(1);
-    if let Some(pad) = sink.static_pad("sink") {
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            let _ = tx.try_send(());
-            gst::PadProbeReturn::Remove
-        });
-    }
-    let result = run(&pipeline, &rx, wait_for_frame);
-    let _ = pipeline.set_state(gst::State::Null);
-    result
-}
-
-fn run(pipeline: &gst::Pipeline, first_frame: &mpsc::Receiver<()>, wait_for_frame: bool) -> Result<(), CheckError> {
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| CheckError::Media("pipeline without a bus".into()))?;
-    // Elements load their models and gallery in this state change; a failure comes with
-    // an error message on the bus that says which property and which file.
-    let started = pipeline.set_state(gst::State::Playing);
-    let deadline = Instant::now()
-        + if wait_for_frame {
-            FIRST_FRAME_TIMEOUT
-        } else {
-            Duration::ZERO
-        };
-    loop {
-        let poll = gst::ClockTime::from_mseconds(if started.is_err() { 1000 } else { 100 });
-        if let Some(msg) = bus.timed_pop_filtered(poll, &[gst::MessageType::Error, gst::MessageType::Eos]) {
-            return match msg.view() {
-                gst::MessageView::Error(e) => Err(CheckError::Media(describe(e))),
-                // A clip shorter than the wait: it played, so it works.
-                _ => Ok(()),
-            };
-        }
-        if started.is_err() {
-            return Err(CheckError::Media(
-                "the pipeline failed to start (no error message)".into(),
-            ));
-        }
-        if first_frame.try_recv().is_ok() || Instant::now() >= deadline {
-            return Ok(());
-        }
-    }
-}
+const ENCODER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Each `--*-opts` string tried on its element alone, so that a typo names its flag
 /// rather than failing somewhere in the whole line.
@@ -107,4 +23,38 @@ pub fn element_options(options: &[(&'static str, &'static str, String)]) -> Resu
             .map_err(|e| crate::args::UsageError::new(flag, Some(opts), e.to_string()))?;
     }
     Ok(())
+}
+
+/// Encodes a few test frames with `media_line`'s encoder and payloader (its appsrc
+/// replaced by a test source); the error message of the element that fails, if any.
+pub fn encoder(media_line: &str) -> Result<(), String> {
+    let inner = media_line.trim().trim_start_matches('(').trim_end_matches(')');
+    let Some((_, rest)) = inner.split_once('!') else {
+        return Err("the media line has no encoder".into());
+    };
+    let line = format!(
+        "videotestsrc num-buffers=5 ! video/x-raw,format=I420,width=320,height=240,framerate=25/1 ! {rest} ! fakesink"
+    );
+    let pipeline = gst::parse::launch(&line).map_err(|e| e.to_string())?;
+    let bus = pipeline.bus().ok_or("pipeline without a bus")?;
+    let started = pipeline.set_state(gst::State::Playing);
+    let until = Instant::now() + ENCODER_TIMEOUT;
+    let result = loop {
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(200),
+            &[gst::MessageType::Error, gst::MessageType::Eos],
+        );
+        match msg.as_ref().map(|m| m.view()) {
+            Some(gst::MessageView::Error(e)) => {
+                let source = e.src().map(|s| s.name().to_string()).unwrap_or_default();
+                break Err(format!("{source}: {}", e.error()));
+            }
+            Some(_) => break Ok(()),
+            None if started.is_err() => break Err("the encoder does not start".into()),
+            None if Instant::now() > until => break Ok(()),
+            None => {}
+        }
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    result
 }

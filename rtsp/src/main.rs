@@ -1,10 +1,27 @@
-//! face-rtsp: serves a face-annotated video over RTSP. See `face-rtsp --help`.
+//! face-rtsp: serves face-annotated cameras over RTSP. See `face-rtsp --help`.
 
-use face_rtsp::args::{self, Command, Input, Source};
-use face_rtsp::check::{self, CheckError};
+use face_rtsp::args::{self, Command, Options};
+use face_rtsp::camera::{Running, StartError};
 use face_rtsp::pipeline::{self, Encoder};
-use face_rtsp::server::{self, MediaSetup};
+use face_rtsp::server::Server;
+use face_rtsp::{check, memory, stats};
+use gst::glib;
+use gst::prelude::*;
+use std::cell::Cell;
 use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// POSIX signal numbers (the same on every Unix GLib runs on).
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// How long start-up waits for the first frame of a file, device or launch line.
+const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often the allocator's free pages are handed back (`memory::trim`).
+const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 fn usage_error(e: &args::UsageError) -> ExitCode {
     eprintln!("face-rtsp: {e}\n(face-rtsp --help lists the flags)");
@@ -12,13 +29,14 @@ fn usage_error(e: &args::UsageError) -> ExitCode {
 }
 
 fn failure(what: &str) -> ExitCode {
-    eprintln!("face-rtsp: {what}");
+    eprintln!("face-rtsp: {}", args::mask_credentials(what));
     ExitCode::from(1)
 }
 
 fn main() -> ExitCode {
+    memory::tune();
     let opts = match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Serve(o)) => o,
+        Ok(Command::Serve(o)) => Arc::new(*o),
         Ok(Command::Help) => {
             println!("{}", args::USAGE);
             return ExitCode::SUCCESS;
@@ -39,39 +57,129 @@ fn main() -> ExitCode {
     if let Err(e) = check::element_options(&pipeline::element_options(&opts)) {
         return usage_error(&e);
     }
-    let launch = pipeline::launch_line(&opts, encoder);
-    if opts.stamp && !launch.contains(&format!("name={}", pipeline::LEAK)) {
-        return usage_error(&args::UsageError::new(
-            "--stamp",
-            None,
-            format!(
-                "needs an element named {} (with --launch: the queue before the analysis)",
-                pipeline::LEAK
-            ),
-        ));
-    }
-    if opts.check {
-        // A camera need not deliver during the check; a file or a launch line should.
-        let wait_for_frame = !matches!(opts.source, Source::Input(Input::Device(_) | Input::Rtsp(_)));
-        let flag = if matches!(opts.source, Source::Launch(_)) {
-            "--launch"
-        } else {
-            "--input"
-        };
-        match check::check(&launch, wait_for_frame) {
-            Ok(()) => {}
-            Err(CheckError::Launch(e)) => {
-                return usage_error(&args::UsageError::new(flag, None, format!("bad pipeline: {e}")));
-            }
-            Err(CheckError::Media(e)) => return failure(&format!("the pipeline does not start: {e}")),
+    for camera in &opts.cameras {
+        let line = pipeline::ingest_line(camera, &opts, opts.size);
+        if let Err(e) = gst::parse::launch(&line) {
+            let flag = match camera.source {
+                args::Source::Launch(_) => "--launch",
+                args::Source::Input(_) => "--input",
+            };
+            return usage_error(&args::UsageError::new(
+                flag,
+                Some(&camera.source.describe()),
+                format!("bad pipeline: {e}"),
+            ));
         }
     }
-    let setup = MediaSetup {
-        looping: opts.looping,
-        stamp: opts.stamp,
-    };
-    match server::serve(&opts.address, opts.port, &opts.path, &launch, setup) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => failure(&e),
+    let media = pipeline::media_line(&opts, encoder);
+    if opts.check
+        && let Err(e) = check::encoder(&media)
+    {
+        return failure(&format!("--encoder {}: {e}", encoder.factory()));
     }
+    serve(&opts, &media).unwrap_or_else(|code| code)
+}
+
+/// Starts every camera and the server, runs until a signal or until every file has
+/// ended, and stops it all in order.
+fn serve(opts: &Arc<Options>, media: &str) -> Result<ExitCode, ExitCode> {
+    let mut cameras: Vec<Running> = Vec::new();
+    for camera in &opts.cameras {
+        match Running::start_analysis(camera, opts) {
+            Ok(r) => cameras.push(r),
+            Err(StartError::Launch(e)) => {
+                return Err(usage_error(&args::UsageError::new(
+                    "--detect-opts/--id-opts/--emotion-opts/--annotate-opts",
+                    None,
+                    format!("bad pipeline: {e}"),
+                )));
+            }
+            Err(StartError::Analysis(e)) => return Err(failure(&format!("the analysis does not start: {e}"))),
+        }
+    }
+    for r in &mut cameras {
+        // A camera on the network may be down now and come later; a file, a device or a
+        // launch line of this machine's should work now.
+        let must_work = opts.check && !r.camera.source.may_be_absent();
+        if let Some(first) = r.start_source(opts.clone(), must_work) {
+            // No answer in time (a slow start): it is supervised like any camera.
+            if let Ok(Err(e)) = first.recv_timeout(FIRST_FRAME_TIMEOUT) {
+                return Err(failure(&format!(
+                    "{}: {} does not start: {e}",
+                    r.camera.name,
+                    r.camera.source.describe()
+                )));
+            }
+        }
+    }
+    let mounts: Vec<_> = cameras
+        .iter()
+        .map(|r| (r.camera.mount.clone(), r.relay.clone()))
+        .collect();
+    let mut server = Server::start(&opts.address, opts.port, media, &mounts).map_err(|e| failure(&e))?;
+
+    let main_loop = glib::MainLoop::new(None, false);
+    let exit = Rc::new(Cell::new(0u8));
+    for signum in [SIGINT, SIGTERM] {
+        let main_loop = main_loop.clone();
+        glib_unix::unix_signal_add_local(signum, move || {
+            main_loop.quit();
+            glib::ControlFlow::Break
+        });
+    }
+    // The analyses' errors end face-rtsp (a JSON file that cannot be written, say);
+    // their warnings (a gallery photo skipped) are printed. Files that all ended end it.
+    let buses: Vec<(gst::Bus, std::sync::Arc<face_rtsp::relay::Relay>)> = cameras
+        .iter()
+        .filter_map(|r| r.analysis.bus().map(|b| (b, r.relay.clone())))
+        .collect();
+    {
+        let (main_loop, exit) = (main_loop.clone(), exit.clone());
+        glib::timeout_add_local(Duration::from_millis(200), move || {
+            for (bus, _) in &buses {
+                while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Warning]) {
+                    let source = msg.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                    match msg.view() {
+                        gst::MessageView::Error(e) => {
+                            eprintln!("face-rtsp: error from {source}: {}", e.error());
+                            exit.set(1);
+                            main_loop.quit();
+                        }
+                        gst::MessageView::Warning(w) => eprintln!("face-rtsp: warning from {source}: {}", w.error()),
+                        _ => {}
+                    }
+                }
+            }
+            if buses.iter().all(|(_, relay)| relay.has_ended()) {
+                eprintln!("face-rtsp: every input has ended");
+                main_loop.quit();
+            }
+            glib::ControlFlow::Continue
+        });
+    }
+    let trim = glib::timeout_add_local(TRIM_EVERY, || {
+        memory::trim();
+        glib::ControlFlow::Continue
+    });
+    let report = opts.stats.map(|every| {
+        let mut stats = stats::Stats::new(&cameras);
+        let counters: Vec<_> = cameras.iter().map(stats::Counters::of).collect();
+        glib::timeout_add_local(every, move || {
+            eprintln!("face-rtsp: {}", stats.report(&counters));
+            glib::ControlFlow::Continue
+        })
+    });
+
+    main_loop.run();
+
+    if let Some(r) = report {
+        r.remove();
+    }
+    trim.remove();
+    server.stop();
+    for r in &mut cameras {
+        r.stop();
+    }
+    eprintln!("face-rtsp: stopped");
+    Ok(ExitCode::from(exit.get()))
 }

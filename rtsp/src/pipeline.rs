@@ -1,15 +1,28 @@
-//! The media pipeline as a launch line: source, face chain, H.264 encoder, payloader.
+//! The three pipelines behind each camera, as launch lines.
 //!
-//! gst-rtsp-server builds one pipeline per media from a launch line and wants the
-//! payloader named `pay0`. Elements the server looks up later have fixed names:
-//! `convert` (the first element after the decoder, where `--loop` restarts the file)
-//! and `leak` (the leaky queue in front of the analysis, where `--stamp` writes).
+//! - **ingest**: the camera, decoded to I420 into an appsink named `frames`. It is the
+//!   only part that fails when the camera does, so it is the only part the supervisor
+//!   (`crate::supervise`) tears down and builds again.
+//! - **analysis**: an appsrc named `src` fed with the camera's frames, the face chain
+//!   (facedetect, faceid, faceemotion, optionally facejson, faceannotate) and an appsink
+//!   named `out`. It runs from start to exit, so tracks, events and models outlive any
+//!   outage.
+//! - **media**: what gst-rtsp-server builds for the viewers: an appsrc named `src` fed
+//!   by the camera's relay (`crate::relay`), the H.264 encoder and the payloader `pay0`.
+//!   It exists only while someone watches.
+//!
+//! Elements the supervisor and the server look up by name: `convert` (after the decoder,
+//! where `--loop` restarts a file), `leak` (the leaky queue in front of the analysis,
+//! where `--stamp` writes), `frames`, `src` and `out`.
 
-use crate::args::{Input, Options, Source, UsageError};
+use crate::args::{Camera, Input, Options, Source, UsageError};
 
-/// Element names the server finds in the media (see the module docs).
+/// Element names (see the module docs).
 pub const CONVERT: &str = "convert";
 pub const LEAK: &str = "leak";
+pub const FRAMES: &str = "frames";
+pub const SRC: &str = "src";
+pub const OUT: &str = "out";
 
 /// A value for a launch line, in double quotes (paths and URLs may hold spaces or `!`).
 pub fn quote(s: &str) -> String {
@@ -119,28 +132,46 @@ impl Encoder {
     }
 }
 
-fn source(input: &Input, rtsp_latency_ms: u32) -> String {
-    match input {
+/// The camera up to its decoded frames, before any conversion.
+fn source(source: &Source, rtsp_latency_ms: u32) -> String {
+    match source {
         // clocksync releases each decoded frame at its timestamp: a file then behaves like
         // a camera. Without it the decoder would run as fast as the CPU allows and the
-        // leaky queue below would throw most frames away.
-        Input::File(path) => format!(
+        // leaky queue in front of the analysis would throw most frames away.
+        Source::Input(Input::File(path)) => format!(
             "filesrc location={} ! decodebin ! videoconvert name={CONVERT} ! clocksync",
             quote(&path.to_string_lossy())
         ),
         // decodebin passes raw formats through and decodes MJPEG/H.264 cameras.
-        Input::Device(dev) => format!(
+        Source::Input(Input::Device(dev)) => format!(
             "v4l2src device={} ! decodebin ! videoconvert name={CONVERT}",
             quote(dev)
         ),
         // latency: the jitterbuffer's delay (ms), the floor of what this input adds;
         // drop-on-latency: packets that arrive later than that are dropped instead of
         // letting the delay grow.
-        Input::Rtsp(url) => format!(
+        Source::Input(Input::Rtsp(url)) => format!(
             "rtspsrc location={} latency={rtsp_latency_ms} drop-on-latency=true ! decodebin ! videoconvert name={CONVERT}",
             quote(url)
         ),
+        Source::Launch(line) => format!("{line} ! videoconvert name={CONVERT}"),
     }
+}
+
+/// The ingest pipeline: the camera as I420 frames of `size` (when known) into `frames`.
+///
+/// After the first connection the size is the first connection's, so that a camera that
+/// comes back at another resolution does not change the stream under the viewers (its
+/// frames are scaled, with borders where the shape differs).
+pub fn ingest_line(camera: &Camera, o: &Options, size: Option<(u32, u32)>) -> String {
+    let caps = match size {
+        Some((w, h)) => format!("video/x-raw,format=I420,width={w},height={h},pixel-aspect-ratio=1/1"),
+        None => "video/x-raw,format=I420".to_string(),
+    };
+    format!(
+        "{} ! videoscale ! {caps} ! appsink name={FRAMES} sync=false max-buffers=2 drop=true",
+        source(&camera.source, o.rtsp_latency_ms)
+    )
 }
 
 fn with_opts(element: &str, opts: &str) -> String {
@@ -162,16 +193,8 @@ pub fn element_options(o: &Options) -> [(&'static str, &'static str, String); 4]
     ]
 }
 
-/// The media's launch line, in parentheses as gst-rtsp-server expects.
-pub fn launch_line(o: &Options, encoder: Encoder) -> String {
-    let input = match &o.source {
-        Source::Launch(line) => return format!("( {line} )"),
-        Source::Input(i) => i,
-    };
-    let scale = match o.size {
-        Some((w, h)) => format!("videoscale ! video/x-raw,format=I420,width={w},height={h}"),
-        None => "video/x-raw,format=I420".to_string(),
-    };
+/// The analysis pipeline of `camera`: frames in at `src`, annotated frames out at `out`.
+pub fn analysis_line(camera: &Camera, o: &Options) -> String {
     let gallery = o
         .gallery
         .as_ref()
@@ -181,19 +204,35 @@ pub fn launch_line(o: &Options, encoder: Encoder) -> String {
     // the source: it holds at most two frames and drops the oldest when a third comes,
     // so frames are skipped rather than delayed, and the delay stays bounded at about
     // two frames plus the processing time however long the stream runs. The small queue
-    // between detection and identification lets the two run in parallel on two cores;
-    // the one before the encoder does the same for encoding. Neither is leaky: they
-    // only push back to the leaky one.
-    [
-        format!("( {}", source(input, o.rtsp_latency_ms)),
-        scale,
+    // between detection and identification lets the two run in parallel on two cores.
+    // It is not leaky: it only pushes back to the leaky one.
+    let mut stages = vec![
+        format!("appsrc name={SRC} is-live=true format=time do-timestamp=true"),
         format!("queue name={LEAK} leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0"),
         with_opts("facedetect", &o.detect_opts),
         "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0".to_string(),
         with_opts(&format!("faceid{gallery}"), &o.id_opts),
         with_opts("faceemotion", &o.emotion_opts),
-        with_opts("faceannotate", &o.annotate_opts),
-        "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0".to_string(),
+    ];
+    if let Some(location) = o.json_location(camera) {
+        stages.push(format!(
+            "facejson location={} mode={} source={}",
+            quote(&location),
+            o.json_mode.nick(),
+            quote(&camera.name)
+        ));
+    }
+    stages.push(with_opts("faceannotate", &o.annotate_opts));
+    stages.push(format!("appsink name={OUT} sync=false"));
+    stages.join(" ! ")
+}
+
+/// The media's launch line, in parentheses as gst-rtsp-server expects: the relay's
+/// frames, encoded. The leaky queue keeps a slow encoder from holding up the relay.
+pub fn media_line(o: &Options, encoder: Encoder) -> String {
+    [
+        format!("( appsrc name={SRC} is-live=true format=time do-timestamp=true"),
+        "queue leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0".to_string(),
         encoder.launch(o.bitrate_kbps, o.keyframe_interval),
         // config-interval=-1: SPS/PPS go with every keyframe, so a late joiner needs nothing else.
         "h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )".to_string(),
@@ -213,35 +252,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn quoting_escapes_quotes_and_backslashes() {
-        assert_eq!(quote(r#"a "b"\c"#), r#""a \"b\"\\c""#);
-    }
-
-    #[test]
-    fn rtsp_input_chain_has_every_stage_in_order() {
-        let o = options(&[
-            "--input",
-            "rtsp://cam:554/s",
-            "--detect-opts",
-            "interval=1",
-            "--size",
-            "1280x720",
-        ]);
-        let line = launch_line(&o, Encoder::X264);
-        let order = [
-            "rtspsrc location=\"rtsp://cam:554/s\" latency=200 drop-on-latency=true",
-            "videoscale ! video/x-raw,format=I420,width=1280,height=720",
-            "queue name=leak leaky=downstream max-size-buffers=2",
-            "facedetect interval=1",
-            "faceid",
-            "faceemotion",
-            "faceannotate",
-            "x264enc tune=zerolatency",
-            "rtph264pay name=pay0 pt=96 config-interval=-1 )",
-        ];
+    fn in_order(line: &str, parts: &[&str]) {
         let mut at = 0;
-        for part in order {
+        for part in parts {
             let found = line[at..]
                 .find(part)
                 .unwrap_or_else(|| panic!("{part} missing in order: {line}"));
@@ -250,11 +263,65 @@ mod tests {
     }
 
     #[test]
-    fn launch_line_is_wrapped() {
-        let o = options(&["--launch", "videotestsrc ! x264enc ! rtph264pay name=pay0"]);
-        assert_eq!(
-            launch_line(&o, Encoder::X264),
-            "( videotestsrc ! x264enc ! rtph264pay name=pay0 )"
+    fn quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote(r#"a "b"\c"#), r#""a \"b\"\\c""#);
+    }
+
+    #[test]
+    fn each_pipeline_has_its_stages_in_order() {
+        let o = options(&[
+            "--input",
+            "door=rtsp://cam:554/s",
+            "--input",
+            "desk=rtsp://cam:554/t",
+            "--detect-opts",
+            "interval=1",
+            "--size",
+            "1280x720",
+            "--json",
+            "/tmp/{source}.jsonl",
+        ]);
+        let door = &o.cameras[0];
+        in_order(
+            &ingest_line(door, &o, o.size),
+            &[
+                "rtspsrc location=\"rtsp://cam:554/s\" latency=200 drop-on-latency=true",
+                "videoconvert name=convert",
+                "videoscale ! video/x-raw,format=I420,width=1280,height=720",
+                "appsink name=frames",
+            ],
         );
+        in_order(
+            &analysis_line(door, &o),
+            &[
+                "appsrc name=src is-live=true",
+                "queue name=leak leaky=downstream max-size-buffers=2",
+                "facedetect interval=1",
+                "faceid",
+                "faceemotion",
+                "facejson location=\"/tmp/door.jsonl\" mode=events source=\"door\"",
+                "faceannotate",
+                "appsink name=out",
+            ],
+        );
+        in_order(
+            &media_line(&o, Encoder::X264),
+            &[
+                "( appsrc name=src is-live=true",
+                "x264enc tune=zerolatency",
+                "rtph264pay name=pay0 pt=96 config-interval=-1 )",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_launch_line_is_the_source_and_the_rest_is_ours() {
+        let o = options(&["--launch", "videotestsrc is-live=true"]);
+        assert_eq!(
+            ingest_line(&o.cameras[0], &o, None),
+            "videotestsrc is-live=true ! videoconvert name=convert ! videoscale ! video/x-raw,format=I420 \
+             ! appsink name=frames sync=false max-buffers=2 drop=true"
+        );
+        assert!(!analysis_line(&o.cameras[0], &o).contains("facejson"));
     }
 }

@@ -1,5 +1,7 @@
 //! face-rtsp end to end: the real binary serving the demo clip on a free port, and real
-//! RTSP clients (in-process GStreamer, gst-launch-1.0, ffprobe) watching it.
+//! RTSP clients (in-process GStreamer, gst-launch-1.0, ffprobe) watching it; for the
+//! outages, a real RTSP camera (face-rtsp-camera, a plain gst-rtsp-server serving the
+//! clip on 127.0.0.1) that is killed and started again on the same port.
 //!
 //! The tests take turns (one server at a time): each one plays video in real time and
 //! the machine may have only two cores.
@@ -12,6 +14,7 @@ use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_face-rtsp");
+const CAMERA_BIN: &str = env!("CARGO_BIN_EXE_face-rtsp-camera");
 /// Startup includes loading the models and running the pipeline once (debug build).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -44,18 +47,84 @@ fn init() {
     ONCE.call_once(|| gst::init().expect("GStreamer initialises"));
 }
 
+/// A temporary file name for this test process.
+fn temp(what: &str) -> PathBuf {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("face-rtsp-test-{}-{n}-{what}", std::process::id()))
+}
+
+/// A port on 127.0.0.1 that nothing listens on now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The `serving rtsp://…` lines of a child's standard output, as they come.
+fn serving_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("serving ") {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    rx
+}
+
+/// A real RTSP camera on 127.0.0.1 (face-rtsp-camera serving the clip, looped), killed
+/// when dropped.
+struct Camera {
+    child: Child,
+    url: String,
+}
+
+impl Camera {
+    fn start(port: u16) -> Camera {
+        let mut child = Command::new(CAMERA_BIN)
+            .args([&clip(), "--address", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("face-rtsp-camera starts");
+        let url = serving_lines(&mut child)
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the camera serves");
+        Camera { child, url }
+    }
+
+    /// Pulls the plug: SIGKILL, as a camera that loses power.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A running face-rtsp, killed when dropped (a failed assertion never leaves it behind).
 struct Server {
     child: Child,
     url: String,
+    /// Every mount's URL, in the order of the command line's cameras.
+    urls: Vec<String>,
     log: PathBuf,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log = std::env::temp_dir().join(format!("face-rtsp-test-{}-{n}.log", std::process::id()));
+        Self::start_mounts(args, 1)
+    }
+
+    fn start_mounts(args: &[&str], mounts: usize) -> Server {
+        let log = temp("face-rtsp.log");
         let mut cmd = Command::new(BIN);
         cmd.args(["--address", "127.0.0.1", "--port", "0"])
             .args(args)
@@ -71,26 +140,24 @@ impl Server {
             cmd.env("ORT_DYLIB_PATH", lib);
         }
         let mut child = cmd.spawn().expect("face-rtsp starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("serving ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
+        let rx = serving_lines(&mut child);
         let mut server = Server {
             child,
             url: String::new(),
+            urls: Vec::new(),
             log,
         };
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(url) => server.url = url,
-            Err(_) => panic!("face-rtsp did not start:\n{}", server.log()),
+        while server.urls.len() < mounts {
+            match rx.recv_timeout(START_TIMEOUT) {
+                Ok(url) => server.urls.push(url),
+                Err(_) => panic!("face-rtsp did not start:\n{}", server.log()),
+            }
         }
+        server.url = server.urls[0].clone();
         assert!(server.url.starts_with("rtsp://127.0.0.1:"), "{}", server.url);
-        assert!(server.url.ends_with("/faces"), "{}", server.url);
+        if mounts == 1 {
+            assert!(server.url.ends_with("/faces"), "{}", server.url);
+        }
         server
     }
 
@@ -138,8 +205,8 @@ struct Frame {
     at: Instant,
 }
 
-/// Decodes `n` frames with an appsink at the end of `desc`; panics after the timeout.
-fn frames_from(desc: &str, n: usize, timeout: Duration) -> Vec<Frame> {
+/// The client pipeline `desc`, with its appsink named `sink` (not synchronised).
+fn client(desc: &str) -> (gst::Pipeline, gst_app::AppSink) {
     init();
     let pipeline = gst::parse::launch(desc)
         .expect("client pipeline")
@@ -151,6 +218,19 @@ fn frames_from(desc: &str, n: usize, timeout: Duration) -> Vec<Frame> {
         .downcast::<gst_app::AppSink>()
         .expect("appsink");
     sink.set_property("sync", false);
+    (pipeline, sink)
+}
+
+/// An RTSP viewer of `url`, decoding to RGB into an appsink named `sink`.
+fn viewer_line(url: &str) -> String {
+    format!(
+        "rtspsrc location={url} latency=200 ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink"
+    )
+}
+
+/// Decodes `n` frames with an appsink at the end of `desc`; panics after the timeout.
+fn frames_from(desc: &str, n: usize, timeout: Duration) -> Vec<Frame> {
+    let (pipeline, sink) = client(desc);
     pipeline.set_state(gst::State::Playing).expect("client plays");
     let bus = pipeline.bus().expect("bus");
     let until = Instant::now() + timeout;
@@ -166,37 +246,75 @@ fn frames_from(desc: &str, n: usize, timeout: Duration) -> Vec<Frame> {
             }
             continue;
         };
-        let s = sample.caps().expect("caps").structure(0).expect("structure").to_owned();
-        let (w, h) = (
-            s.get::<i32>("width").expect("width") as usize,
-            s.get::<i32>("height").expect("height") as usize,
-        );
-        let map = sample.buffer().expect("buffer").map_readable().expect("readable");
-        // RGB rows are padded to 4 bytes (none at 640 px).
-        let stride = (w * 3).div_ceil(4) * 4;
-        let mut rgb = Vec::with_capacity(w * h * 3);
-        for y in 0..h {
-            rgb.extend_from_slice(&map[y * stride..y * stride + w * 3]);
-        }
-        out.push(Frame {
-            width: w,
-            height: h,
-            rgb,
-            at: Instant::now(),
-        });
+        out.push(to_frame(&sample));
     }
     pipeline.set_state(gst::State::Null).expect("client stops");
     out
 }
 
+/// Watches `url` for `duration`, keeping only `summary` of each decoded frame and when
+/// it came (frames are not kept: a minute of them would not fit in memory).
+fn watch<T>(url: &str, duration: Duration, summary: impl Fn(&Frame) -> T) -> Vec<(Instant, T)> {
+    let (pipeline, sink) = client(&viewer_line(url));
+    // When each frame reached the sink, noted in its streaming thread: the frames are
+    // summarised here, after they queued, and a slow summary must not look like a late
+    // frame.
+    let arrivals = std::sync::Arc::new(Mutex::new(std::collections::VecDeque::new()));
+    if let Some(pad) = sink.static_pad("sink") {
+        let arrivals = arrivals.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_back(Instant::now());
+            gst::PadProbeReturn::Ok
+        });
+    }
+    pipeline.set_state(gst::State::Playing).expect("client plays");
+    let bus = pipeline.bus().expect("bus");
+    let until = Instant::now() + duration;
+    let mut out = Vec::new();
+    while Instant::now() < until {
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos]) {
+            let _ = pipeline.set_state(gst::State::Null);
+            panic!("client stopped after {} frames: {:?}", out.len(), msg);
+        }
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
+            continue;
+        };
+        let mut frame = to_frame(&sample);
+        if let Some(at) = arrivals.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+            frame.at = at;
+        }
+        out.push((frame.at, summary(&frame)));
+    }
+    pipeline.set_state(gst::State::Null).expect("client stops");
+    out
+}
+
+fn to_frame(sample: &gst::Sample) -> Frame {
+    let s = sample.caps().expect("caps").structure(0).expect("structure").to_owned();
+    let (w, h) = (
+        s.get::<i32>("width").expect("width") as usize,
+        s.get::<i32>("height").expect("height") as usize,
+    );
+    let map = sample.buffer().expect("buffer").map_readable().expect("readable");
+    // RGB rows are padded to 4 bytes (none at 640 px).
+    let stride = (w * 3).div_ceil(4) * 4;
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        rgb.extend_from_slice(&map[y * stride..y * stride + w * 3]);
+    }
+    Frame {
+        width: w,
+        height: h,
+        rgb,
+        at: Instant::now(),
+    }
+}
+
 fn rtsp_frames(url: &str, n: usize) -> Vec<Frame> {
-    frames_from(
-        &format!(
-            "rtspsrc location={url} latency=200 ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink"
-        ),
-        n,
-        CLIENT_TIMEOUT,
-    )
+    frames_from(&viewer_line(url), n, CLIENT_TIMEOUT)
 }
 
 /// Pixels of the presenter's box colour, the longest horizontal run of them, and the
@@ -205,6 +323,17 @@ struct Marks {
     pixels: usize,
     longest_run: usize,
     bbox: Option<[usize; 4]>,
+}
+
+impl Marks {
+    /// Long runs of her colour around a face-sized area: her box is drawn.
+    fn boxed(&self) -> bool {
+        self.longest_run >= 60 && self.pixels >= 500
+    }
+}
+
+fn presenter_boxed(f: &Frame) -> bool {
+    presenter_marks(f).boxed()
 }
 
 fn presenter_marks(f: &Frame) -> Marks {
@@ -286,10 +415,7 @@ fn serves_the_clip_annotated_and_in_real_time() {
     // ...and the served frames show the presenter's box: long runs of her colour around a
     // face-sized area (named Presenter: an unknown face would be grey).
     let marked: Vec<Marks> = frames[20..].iter().map(presenter_marks).collect();
-    let boxed: Vec<&Marks> = marked
-        .iter()
-        .filter(|m| m.longest_run >= 60 && m.pixels >= 500)
-        .collect();
+    let boxed: Vec<&Marks> = marked.iter().filter(|m| m.boxed()).collect();
     assert!(
         boxed.len() * 10 >= marked.len() * 8,
         "the presenter's box is in {} of {} frames",
@@ -406,6 +532,217 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(client.join().expect("client") > 0);
 }
 
+/// The longest wait between two frames of `seen` (after the first).
+fn longest_gap<T>(seen: &[(Instant, T)]) -> Duration {
+    seen.windows(2)
+        .map(|w| w[1].0.duration_since(w[0].0))
+        .max()
+        .unwrap_or(Duration::MAX)
+}
+
+/// The JSON lines of `path` whose "event" is one of `kinds`.
+fn events(path: &Path, kinds: &[&str]) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| kinds.iter().any(|k| l.contains(&format!("\"event\":\"{k}\""))))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The number after `"key":` in a JSON line.
+fn number_in(line: &str, key: &str) -> f64 {
+    let at = line
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key} in {line}"));
+    line[at + key.len() + 3..]
+        .split([',', '}'])
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{key} is not a number in {line}"))
+}
+
+#[test]
+fn a_camera_that_drops_out_for_10_s_keeps_its_viewer_and_comes_back_annotated() {
+    let _turn = serial();
+    let port = free_port();
+    let camera = Camera::start(port);
+    let json = temp("events.jsonl");
+    let mut server = Server::start(&[
+        "--input",
+        &camera.url,
+        "--gallery",
+        &gallery(),
+        "--json",
+        &json.to_string_lossy(),
+        "--stats",
+        "0",
+    ]);
+    let url = server.url.clone();
+    let viewer = std::thread::spawn(move || watch(&url, Duration::from_secs(32), presenter_boxed));
+    std::thread::sleep(Duration::from_secs(9));
+    camera.kill();
+    let killed = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let _camera = Camera::start(port);
+    let back = Instant::now();
+    let seen = viewer.join().expect("viewer");
+    let log = server.log();
+    assert!(server.alive(), "face-rtsp died\n{log}");
+    assert!(seen.len() > 400, "{} frames in 32 s\n{log}", seen.len());
+    // Frames throughout: the last frame, then the slate, at the stream's rate.
+    let gap = longest_gap(&seen);
+    assert!(gap < Duration::from_secs(1), "no frame for {gap:?}\n{log}");
+    assert!(
+        seen.iter().any(|(at, boxed)| *boxed && *at < killed),
+        "never annotated before the outage\n{log}"
+    );
+    let outage: Vec<bool> = seen
+        .iter()
+        .filter(|(at, _)| *at > killed + Duration::from_secs(2) && *at < back)
+        .map(|(_, b)| *b)
+        .collect();
+    assert!(outage.len() > 100, "{} frames during the outage\n{log}", outage.len());
+    // Annotated camera frames again within 5 s of the camera's return.
+    let again = seen
+        .iter()
+        .find(|(at, boxed)| *boxed && *at > back)
+        .map(|(at, _)| at.duration_since(back))
+        .unwrap_or_else(|| panic!("never annotated after the camera came back\n{log}"));
+    // What the viewer saw after the return, as runs of (boxed, frames, from s).
+    let mut runs: Vec<(bool, usize, f64)> = Vec::new();
+    for (at, boxed) in seen.iter().filter(|(at, _)| *at > back) {
+        match runs.last_mut() {
+            Some((b, n, _)) if b == boxed => *n += 1,
+            _ => runs.push((*boxed, 1, at.duration_since(back).as_secs_f64())),
+        }
+    }
+    assert!(
+        again < Duration::from_secs(5),
+        "annotated again after {again:?}; after the return (boxed, frames, from s): {runs:?}\n{log}"
+    );
+    // The events say it: the presenter left at the loss, the source was lost and came
+    // back about 10 s later, and she appeared again.
+    server.signal("-TERM");
+    assert!(server.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()));
+    let lines = events(&json, &["left", "source-lost", "source-restored"]);
+    let _ = std::fs::remove_file(&json);
+    let lost = lines
+        .iter()
+        .position(|l| l.contains("\"event\":\"source-lost\""))
+        .unwrap_or_else(|| panic!("no source-lost in {lines:#?}"));
+    assert!(
+        lost > 0 && lines[lost - 1].contains("\"reason\":\"source-lost\""),
+        "{lines:#?}"
+    );
+    let restored = &lines[lost + 1];
+    assert!(restored.contains("\"source-restored\"") && restored.contains("\"source\":\"faces\""));
+    let away = number_in(restored, "lost_for");
+    assert!((9.0..16.0).contains(&away), "lost for {away} s: {restored}");
+    assert!(log.contains("next try in"), "{log}");
+}
+
+#[test]
+fn a_camera_absent_at_start_is_waited_for() {
+    let _turn = serial();
+    let port = free_port();
+    let url = format!("rtsp://127.0.0.1:{port}/camera");
+    let mut server = Server::start(&["--input", &url, "--gallery", &gallery(), "--stats", "0"]);
+    let watch_url = server.url.clone();
+    let viewer = std::thread::spawn(move || watch(&watch_url, Duration::from_secs(22), presenter_boxed));
+    std::thread::sleep(Duration::from_secs(8));
+    let _camera = Camera::start(port);
+    let back = Instant::now();
+    let seen = viewer.join().expect("viewer");
+    let log = server.log();
+    assert!(server.alive(), "face-rtsp died\n{log}");
+    let gap = longest_gap(&seen);
+    assert!(gap < Duration::from_secs(1), "no frame for {gap:?}\n{log}");
+    assert!(
+        seen.iter().filter(|(at, _)| *at < back).count() > 80,
+        "too few slates before the camera came\n{log}"
+    );
+    let first = seen
+        .iter()
+        .find(|(_, boxed)| *boxed)
+        .map(|(at, _)| at.saturating_duration_since(back))
+        .unwrap_or_else(|| panic!("never annotated\n{log}"));
+    assert!(first < Duration::from_secs(5), "annotated after {first:?}\n{log}");
+}
+
+#[test]
+fn forty_viewers_killed_within_2_s_harm_nobody() {
+    let _turn = serial();
+    let mut server = Server::start(&["--input", &clip(), "--loop", "--stats", "0"]);
+    let mut viewers: Vec<Child> = (0..40)
+        .map(|i| {
+            Command::new("gst-launch-1.0")
+                .args([
+                    "-q",
+                    "rtspsrc",
+                    &format!("location={}", server.url),
+                    if i % 2 == 0 { "protocols=tcp" } else { "protocols=udp" },
+                    "!",
+                    "fakesink",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("gst-launch-1.0 runs")
+        })
+        .collect();
+    // Killed one after the other over 2 s: before, during and after their handshakes.
+    for v in &mut viewers {
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = v.kill();
+    }
+    for v in &mut viewers {
+        let _ = v.wait();
+    }
+    let frames = rtsp_frames(&server.url, 100);
+    let log = server.log();
+    assert!(frames.len() >= 100, "a viewer got {} frames\n{log}", frames.len());
+    assert!(server.alive(), "the server died\n{log}");
+}
+
+#[test]
+fn four_cameras_in_one_process_each_on_its_own_mount() {
+    let _turn = serial();
+    // Four cameras of four colours (ARGB), no faces.
+    let colours: [(&str, u32, [i32; 3]); 4] = [
+        ("red", 0xffe01010, [224, 16, 16]),
+        ("green", 0xff10c010, [16, 192, 16]),
+        ("blue", 0xff1010e0, [16, 16, 224]),
+        ("grey", 0xff808080, [128, 128, 128]),
+    ];
+    let launches: Vec<String> = colours
+        .iter()
+        .map(|(name, argb, _)| {
+            format!(
+                "{name}=videotestsrc is-live=true pattern=solid-color foreground-color={argb} \
+                 ! video/x-raw,width=320,height=240,framerate=10/1"
+            )
+        })
+        .collect();
+    let mut args: Vec<&str> = Vec::new();
+    for l in &launches {
+        args.extend(["--launch", l.as_str()]);
+    }
+    args.extend(["--stats", "0"]);
+    let mut server = Server::start_mounts(&args, 4);
+    for ((name, _, rgb), url) in colours.iter().zip(&server.urls) {
+        assert!(url.ends_with(&format!("/{name}")), "{url}");
+        let frames = rtsp_frames(url, 5);
+        assert_eq!(frames.len(), 5, "{name}\n{}", server.log());
+        let f = &frames[4];
+        let mid = (f.height / 2 * f.width + f.width / 2) * 3;
+        let px = &f.rgb[mid..mid + 3];
+        let d: i32 = (0..3).map(|i| (px[i] as i32 - rgb[i]).abs()).sum();
+        assert!(d < 60, "{name}'s mount shows {px:?}, not {rgb:?}");
+    }
+    assert!(server.alive(), "{}", server.log());
+}
+
 fn run_bad(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(BIN).args(args).output().expect("face-rtsp runs");
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -414,7 +751,7 @@ fn run_bad(args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn bad_flags_exit_2_naming_the_flag() {
     let clip = clip();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["--input", "/no/such/video.mp4"], "--input"),
         (&["--input", &clip, "--encoder", "h265magic"], "--encoder"),
         (&["--input", &clip, "--port", "99999"], "--port"),
@@ -423,6 +760,8 @@ fn bad_flags_exit_2_naming_the_flag() {
         (&["--launch", "videotestsrc ! x264enc ! rtph264pay"], "--launch"),
         (&["--launch", "videotestsrc ! (( !"], "--launch"),
         (&["--input", &clip, "--bogus"], "--bogus"),
+        (&["--input", "rtsp://a/s", "--input", "rtsp://b/s"], "--input"),
+        (&["--input", &clip, "--source-timeout", "soon"], "--source-timeout"),
     ];
     for (args, flag) in cases {
         let (code, stderr) = run_bad(args);

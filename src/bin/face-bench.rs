@@ -1,13 +1,15 @@
 //! face-bench: per-stage cost of the engine on real frames, in this build and backend.
 //!
 //!   face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt]
-//!              [--emotion-model PATH] IMAGE...
+//!              [--emotion-model PATH] [--batches] IMAGE...
 //!
 //! For each image (a still from a video), times YuNet detection with the default working
 //! size and at full size, MTCNN with the element's defaults (working size 640, minimum
 //! face 20), then SFace and the emotion model per face (all faces of the image at once,
 //! as the elements run them: one batch on ONNX Runtime and TensorRT, one call per face
-//! spread over threads on tract), and prints milliseconds.
+//! spread over threads on tract), and prints milliseconds. With `--batches`, also SFace
+//! and the emotion model per face in batches of 1 to 16 (the image's faces repeated):
+//! what putting the faces of several cameras into one batch would gain.
 //! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
 
 use anyhow::{Context, Result, bail};
@@ -18,8 +20,10 @@ use faceengine::emotion::{EmotionClassifier, parse_labels};
 use faceengine::frame::FrameView;
 use std::time::Instant;
 
-const USAGE: &str =
-    "usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] [--emotion-model PATH] IMAGE...";
+const USAGE: &str = "usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] [--emotion-model PATH] [--batches] IMAGE...";
+
+/// Batch sizes `--batches` times.
+const BATCHES: [usize; 5] = [1, 2, 4, 8, 16];
 
 fn time_ms<T>(iterations: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     // One untimed run builds and caches the plan for this shape.
@@ -36,12 +40,14 @@ fn main() -> Result<()> {
     let mut options = BackendOptions::default();
     let mut images = Vec::new();
     let mut emo_path = faceengine::default_model(faceengine::emotion::DEFAULT_MODEL);
+    let mut batches = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--iterations" => iterations = args.next().context("--iterations needs a value")?.parse()?,
             "--backend" => options.choice = BackendChoice::parse(&args.next().context("--backend needs a value")?)?,
             "--emotion-model" => emo_path = args.next().context("--emotion-model needs a path")?.into(),
+            "--batches" => batches = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -118,6 +124,20 @@ fn main() -> Result<()> {
             if faces.is_empty() { 0.0 } else { id_ms / n as f64 },
             if faces.is_empty() { 0.0 } else { emo_ms / n as f64 }
         );
+        if batches && !faces.is_empty() {
+            for b in BATCHES {
+                let lms_b: Vec<_> = lms.iter().cycle().take(b).cloned().collect();
+                let boxes_b: Vec<_> = boxes.iter().cycle().take(b).cloned().collect();
+                let (id_ms, _) = time_ms(iterations, || emb.embed(&view, &lms_b))?;
+                let (emo_ms, _) = time_ms(iterations, || emo.classify(&view, &boxes_b, &all))?;
+                println!(
+                    "{:<28} batch {b:>2}: sface {:.2} ms/face, emotion {:.2} ms/face",
+                    "",
+                    id_ms / b as f64,
+                    emo_ms / b as f64
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -182,6 +182,7 @@ fn pyramid(shorter: usize, min_face: f64, factor: f64) -> Vec<f64> {
     scales
 }
 
+#[derive(Clone)]
 pub struct Mtcnn {
     pnet: Arc<dyn Backend>,
     rnet: Arc<dyn Backend>,

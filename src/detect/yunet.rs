@@ -79,6 +79,7 @@ impl Default for DetectorConfig {
     }
 }
 
+#[derive(Clone)]
 pub struct YuNet {
     model: Arc<dyn Backend>,
     /// For each stride: indices of the cls, obj, bbox and kps outputs.

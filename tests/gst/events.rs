@@ -10,6 +10,74 @@ use util::*;
 const FPS: u64 = 25;
 const FRAME_NS: u64 = 1_000_000_000 / FPS;
 
+/// The face chain from an appsrc of `caps` to facejson (`json_opts`, e.g. "mode=both"),
+/// playing.
+struct Chain {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+}
+
+impl Chain {
+    fn start(caps: &gst::Caps, gallery: &std::path::Path, json_opts: &str, json: &std::path::Path) -> Chain {
+        init();
+        let desc = format!(
+            "appsrc name=src format=time ! facedetect ! faceid gallery=\"{}\" ! faceemotion \
+             ! facejson {json_opts} location=\"{}\" ! fakesink",
+            gallery.display(),
+            json.display()
+        );
+        let pipeline = gst::parse::launch(&desc)
+            .expect("pipeline")
+            .downcast::<gst::Pipeline>()
+            .expect("a pipeline");
+        let src = pipeline
+            .by_name("src")
+            .expect("appsrc")
+            .downcast::<gst_app::AppSrc>()
+            .expect("appsrc");
+        src.set_caps(Some(caps));
+        pipeline.set_state(gst::State::Playing).expect("plays");
+        Chain { pipeline, src }
+    }
+
+    /// `picture` as frame `i` (25 fps).
+    fn push(&self, picture: &gst::Buffer, i: u64) {
+        let mut buf = picture.copy();
+        let b = buf.get_mut().expect("writable");
+        b.set_pts(gst::ClockTime::from_nseconds(i * FRAME_NS));
+        b.set_duration(gst::ClockTime::from_nseconds(FRAME_NS));
+        self.src.push_buffer(buf).expect("pushed");
+    }
+
+    /// Ends the stream; the face messages posted on the bus, and the JSON lines written.
+    fn finish(self, json: &std::path::Path) -> (Vec<serde_json::Value>, Vec<gst::Structure>) {
+        self.src.end_of_stream().expect("eos");
+        let bus = self.pipeline.bus().expect("bus");
+        let mut messages = Vec::new();
+        for msg in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
+            match msg.view() {
+                gst::MessageView::Element(e) => {
+                    if let Some(s) = e.structure()
+                        && s.name().starts_with("face-")
+                    {
+                        messages.push(s.to_owned());
+                    }
+                }
+                gst::MessageView::Eos(_) => break,
+                gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
+                _ => {}
+            }
+        }
+        self.pipeline.set_state(gst::State::Null).expect("stops");
+        let text = std::fs::read_to_string(json).expect("json written");
+        let lines = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        (lines, messages)
+    }
+}
+
 /// Pushes `blank` black frames, `person` frames of the photo, `blank` black frames at
 /// 25 fps through the chain; returns the JSON lines written and the element messages.
 fn visit(
@@ -22,60 +90,16 @@ fn visit(
     init();
     let (caps, picture) = photo_buffer(&asset(&format!("photos/{photo}")), "RGB");
     let black = gst::Buffer::from_mut_slice(vec![0u8; picture.size()]);
-    let desc = format!(
-        "appsrc name=src format=time ! facedetect ! faceid gallery=\"{}\" ! faceemotion \
-         ! facejson mode=both location=\"{}\" ! fakesink",
-        gallery.display(),
-        json.display()
-    );
-    let pipeline = gst::parse::launch(&desc)
-        .expect("pipeline")
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let src = pipeline
-        .by_name("src")
-        .expect("appsrc")
-        .downcast::<gst_app::AppSrc>()
-        .expect("appsrc");
-    src.set_caps(Some(&caps));
-    let bus = pipeline.bus().expect("bus");
-    pipeline.set_state(gst::State::Playing).expect("plays");
+    let chain = Chain::start(&caps, gallery, "mode=both", json);
     for i in 0..(2 * blank + person) {
-        let mut buf = if (blank..blank + person).contains(&i) {
-            picture.copy()
+        let frame = if (blank..blank + person).contains(&i) {
+            &picture
         } else {
-            black.copy()
+            &black
         };
-        {
-            let b = buf.get_mut().expect("writable");
-            b.set_pts(gst::ClockTime::from_nseconds(i * FRAME_NS));
-            b.set_duration(gst::ClockTime::from_nseconds(FRAME_NS));
-        }
-        src.push_buffer(buf).expect("pushed");
+        chain.push(frame, i);
     }
-    src.end_of_stream().expect("eos");
-    let mut messages = Vec::new();
-    for msg in bus.iter_timed(gst::ClockTime::from_seconds(300)) {
-        match msg.view() {
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure()
-                    && s.name().starts_with("face-")
-                {
-                    messages.push(s.to_owned());
-                }
-            }
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => panic!("{} ({:?})", e.error(), e.debug()),
-            _ => {}
-        }
-    }
-    pipeline.set_state(gst::State::Null).expect("stops");
-    let text = std::fs::read_to_string(json).expect("json written");
-    let lines = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
-    (lines, messages)
+    chain.finish(json)
 }
 
 #[test]
@@ -140,4 +164,71 @@ fn a_stranger_is_never_identified_and_leaves_as_unknown() {
     assert_eq!(kinds, ["appeared", "left"], "{lines:?}");
     let left = lines.iter().find(|l| l["event"] == "left").expect("left");
     assert_eq!(left["name"], "unknown");
+}
+
+#[test]
+fn a_lost_source_ends_the_visit_and_its_return_starts_a_new_one() {
+    init();
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let json = temp_dir("events-outage").join("out.jsonl");
+    let (caps, picture) = photo_buffer(&asset("photos/obama2.jpg"), "RGB");
+    let chain = Chain::start(&caps, &gallery, "mode=events source=door", &json);
+    // The person for 1.2 s, the camera gone for 10 s, the same person for 1.2 s.
+    for i in 0..30 {
+        chain.push(&picture, i);
+    }
+    assert!(chain.src.send_event(gstface::source::lost("no frame for 5.0 s")));
+    assert!(chain.src.send_event(gstface::source::restored()));
+    for i in 280..310 {
+        chain.push(&picture, i);
+    }
+    let (lines, messages) = chain.finish(&json);
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "appeared",
+            "identified",
+            "left",
+            "source-lost",
+            "source-restored",
+            "appeared",
+            "identified",
+            "left"
+        ],
+        "{lines:#?}"
+    );
+    assert!(lines.iter().all(|l| l["source"] == "door"), "{lines:#?}");
+    // The first visit ends at the loss, at its last frame.
+    assert_eq!(lines[2]["reason"], "source-lost");
+    let last = lines[2]["last_seen"].as_f64().expect("last seen");
+    assert!((1.1..=1.17).contains(&last), "last seen at {last} s");
+    assert_eq!(lines[3]["reason"], "no frame for 5.0 s");
+    assert_eq!(lines[3]["time"], lines[2]["time"]);
+    let away = lines[4]["lost_for"].as_f64().expect("lost for");
+    assert!((10.0..=10.05).contains(&away), "lost for {away} s");
+    // After the outage the face is a new track (and a new visit), named again.
+    assert_ne!(lines[5]["track_id"], lines[0]["track_id"]);
+    assert_eq!(lines[6]["name"], "Barack_Obama");
+    let names: Vec<&str> = messages.iter().map(|s| s.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "face-appeared",
+            "face-identified",
+            "face-left",
+            "face-source-lost",
+            "face-source-restored",
+            "face-appeared",
+            "face-identified",
+            "face-left"
+        ]
+    );
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.get::<String>("source").as_deref() == Ok("door"))
+    );
+    let lost_for = messages[4].get::<f64>("lost-for").expect("lost-for field");
+    assert!((lost_for - away).abs() < 1e-9);
 }

@@ -132,39 +132,6 @@ impl FaceAnnotate {
     }
 }
 
-fn composition(sprites: Vec<faceengine::draw::Sprite>) -> Option<gst_video::VideoOverlayComposition> {
-    let rects: Vec<gst_video::VideoOverlayRectangle> = sprites
-        .into_iter()
-        .map(|s| {
-            let (w, h, x, y) = (s.width as u32, s.height as u32, s.x, s.y);
-            let mut buffer = gst::Buffer::from_mut_slice(s.bgra);
-            // The overlay API's "RGB" format is BGRA in memory on little-endian machines,
-            // which is the byte order the sprite uses.
-            gst_video::VideoMeta::add(
-                buffer.get_mut().expect("new buffer is writable"),
-                gst_video::VideoFrameFlags::empty(),
-                gst_video::VideoFormat::Bgra,
-                w,
-                h,
-            )
-            .ok()?;
-            Some(gst_video::VideoOverlayRectangle::new_raw(
-                &buffer,
-                x,
-                y,
-                w,
-                h,
-                gst_video::VideoOverlayFormatFlags::empty(),
-            ))
-        })
-        .collect::<Option<_>>()?;
-    if rects.is_empty() {
-        None
-    } else {
-        Some(gst_video::VideoOverlayComposition::new(rects.iter()).ok()?)
-    }
-}
-
 impl BaseTransformImpl for FaceAnnotate {
     const MODE: BaseTransformMode = BaseTransformMode::AlwaysInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
@@ -207,7 +174,7 @@ impl BaseTransformImpl for FaceAnnotate {
                 render_face(&label, w, h)
             })
             .collect();
-        let Some(comp) = composition(sprites) else {
+        let Some(comp) = video::composition(sprites) else {
             return Ok(gst::FlowSuccess::Ok);
         };
         if attach {

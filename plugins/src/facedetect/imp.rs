@@ -18,8 +18,9 @@
 //! detection: a hand passing in front of it or a dim moment does not make its box, name
 //! and emotion blink out of the metadata while the face is still there.
 
-use crate::backend_props::{self, BackendSettings};
+use crate::backend_props::{self, BackendSettings, Kept};
 use crate::{meta, video};
+use faceengine::backend::{BackendOptions, Loaded};
 use faceengine::detect::{Detector, DetectorConfig, Face};
 use faceengine::track::{Appearance, Tracked, Tracker, TrackerConfig};
 use gst::glib;
@@ -84,6 +85,8 @@ struct State {
 pub struct FaceDetect {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The detector loaded for `model` and the backend options, kept across restarts.
+    detector: Kept<(String, BackendOptions), (Detector, Loaded)>,
 }
 
 #[glib::object_subclass]
@@ -314,8 +317,10 @@ impl BaseTransformImpl for FaceDetect {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
             (s.model.clone(), s.backend.options.clone())
         };
-        let (detector, loaded) = Detector::load(&model, &options)
-            .map_err(|e| backend_props::load_error("detector model", &model, &options, &e))?;
+        let (detector, loaded) = self.detector.get_or_load((model.clone(), options.clone()), || {
+            Detector::load(&model, &options)
+                .map_err(|e| backend_props::load_error("detector model", &model, &options, &e))
+        })?;
         let in_use = backend_props::describe(&loaded);
         gst::info!(CAT, imp = self, "loaded {} ({}) on {}", model, detector.name(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
@@ -330,8 +335,9 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        // After a seek the faces are elsewhere: start the tracks afresh (ids keep counting).
-        if matches!(event.view(), gst::EventView::FlushStop(_))
+        // After a seek, or a source that dropped out and came back, the faces are
+        // elsewhere: start the tracks afresh (ids keep counting).
+        if crate::source::starts_afresh(&event)
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
             state.tracker.clear();

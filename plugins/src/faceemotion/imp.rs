@@ -4,8 +4,9 @@
 //! probabilities averaged over about `smoothing` frames (faceengine::smoothing);
 //! untracked faces are classified on every frame as they are.
 
-use crate::backend_props::{self, BackendSettings};
+use crate::backend_props::{self, BackendSettings, Kept};
 use crate::{meta, video};
+use faceengine::backend::{BackendOptions, Loaded};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
 use faceengine::smoothing::{EmotionSmoother, SmoothingConfig};
 use gst::glib;
@@ -68,6 +69,8 @@ struct State {
 pub struct FaceEmotion {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The classifier loaded for `model` and the backend options, kept across restarts.
+    classifier: Kept<(PathBuf, BackendOptions), (EmotionClassifier, Loaded)>,
 }
 
 #[glib::object_subclass]
@@ -202,13 +205,19 @@ impl BaseTransformImpl for FaceEmotion {
                 ["Invalid property 'labels' ({:?}): {:#}", s.labels, e]
             )
         })?;
-        let loaded = backend_props::load_model("emotion model", &s.model, &s.backend.options)?;
+        let (classifier, loaded) = self
+            .classifier
+            .get_or_load((s.model.clone(), s.backend.options.clone()), || {
+                let loaded = backend_props::load_model("emotion model", &s.model, &s.backend.options)?;
+                let classifier = EmotionClassifier::new(loaded.model.clone(), &s.model).map_err(|e| {
+                    backend_props::load_error("emotion model", &s.model.display(), &s.backend.options, &e)
+                })?;
+                Ok::<_, gst::ErrorMessage>((classifier, loaded))
+            })?;
         let in_use = backend_props::describe(&loaded);
         gst::info!(CAT, imp = self, "loaded {} on {}", s.model.display(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
-        let classifier = EmotionClassifier::new(loaded.model, &s.model)
-            .map_err(|e| backend_props::load_error("emotion model", &s.model.display(), &s.backend.options, &e))?
-            .with_threads(s.threads as usize);
+        let classifier = classifier.with_threads(s.threads as usize);
         let model_name = s
             .model
             .file_stem()
@@ -232,7 +241,8 @@ impl BaseTransformImpl for FaceEmotion {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        if matches!(event.view(), gst::EventView::FlushStop(_))
+        // A seek or a lost source: the faces after it are new tracks.
+        if crate::source::starts_afresh(&event)
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
             state.smoother.clear();

@@ -5,11 +5,12 @@
 //! (or at once when it grows), and its name comes from the evidence of all those checks
 //! (faceengine::identity), shown on every frame. Untracked faces are named per frame.
 
-use crate::backend_props::{self, BackendSettings};
+use crate::backend_props::{self, BackendSettings, Kept};
 use crate::{meta, video};
+use faceengine::backend::{BackendOptions, Loaded};
 use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
-use faceengine::gallery::{self, Gallery, MatchThreshold};
+use faceengine::gallery::{self, Gallery, MatchThreshold, Opened};
 use faceengine::identity::{Identities, IdentityConfig};
 use faceengine::track::Appearance;
 use gst::glib;
@@ -19,7 +20,7 @@ use gst_base::subclass::BaseTransformMode;
 use gst_base::subclass::prelude::*;
 use gst_video::subclass::prelude::*;
 use std::path::PathBuf;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("faceid", gst::DebugColorFlags::empty(), Some("Face identification")));
@@ -65,7 +66,7 @@ impl Settings {
 
 struct State {
     embedder: Embedder,
-    gallery: Gallery,
+    gallery: Arc<Opened>,
     identities: Identities,
     /// Frames since start (for the re-identification interval).
     frame: u64,
@@ -77,6 +78,11 @@ struct State {
 pub struct FaceId {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The SFace model loaded for `model` and the backend options, kept across restarts.
+    embedder: Kept<(PathBuf, BackendOptions), Loaded>,
+    /// The gallery of the last start, kept so that a restart finds it shared
+    /// (`gallery::open_shared`) rather than enrolling the folder again.
+    gallery: Mutex<Option<Arc<Opened>>>,
 }
 
 #[glib::object_subclass]
@@ -235,7 +241,11 @@ impl BaseTransformImpl for FaceId {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let threads = s.threads as usize;
-        let loaded = backend_props::load_model("identity model", &s.model, &s.backend.options)?;
+        let loaded = self
+            .embedder
+            .get_or_load((s.model.clone(), s.backend.options.clone()), || {
+                backend_props::load_model("identity model", &s.model, &s.backend.options)
+            })?;
         let in_use = backend_props::describe(&loaded);
         gst::info!(CAT, imp = self, "loaded {} on {}", s.model.display(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
@@ -247,32 +257,30 @@ impl BaseTransformImpl for FaceId {
                     gst::ResourceError::NotFound,
                     ["Property 'gallery' is not set: every face will be \"unknown\""]
                 );
-                Gallery::default()
+                Arc::new(Opened {
+                    gallery: Gallery::default(),
+                    skipped: Vec::new(),
+                })
             }
             Some(path) => {
-                let opened = if path.is_dir() {
-                    let detector =
-                        faceengine::backend::load_with(&s.detector_model, &s.backend.options.without_engine())
-                            .and_then(|l| YuNet::new(l.model))
-                            .map_err(|e| {
-                                gst::error_msg!(
-                                    gst::ResourceError::OpenRead,
-                                    [
-                                        "Cannot use the detector model from property 'detector-model' ({}): {:#}",
-                                        s.detector_model.display(),
-                                        e
-                                    ]
-                                )
-                            })?;
-                    Gallery::build_from_dir(path, &detector, &embedder)
-                } else if path.is_file() {
-                    Gallery::load(path).map(|g| (g, Vec::new()))
-                } else {
-                    Err(anyhow::anyhow!(
-                        "no such file or folder (give a folder of <Name>/*.jpg or a file from face-enrol)"
-                    ))
+                let detector_options = s.backend.options.without_engine();
+                let models = format!(
+                    "{} {} {:?}",
+                    s.model.display(),
+                    s.detector_model.display(),
+                    detector_options
+                );
+                let detector = || {
+                    faceengine::backend::load_with(&s.detector_model, &detector_options)
+                        .and_then(|l| YuNet::new(l.model))
+                        .map_err(|e| {
+                            anyhow::anyhow!(
+                                "cannot use the detector model from property 'detector-model' ({}): {e:#}",
+                                s.detector_model.display()
+                            )
+                        })
                 };
-                let (gallery, skipped) = opened.map_err(|e| {
+                let opened = gallery::open_shared(path, &models, &embedder, detector).map_err(|e| {
                     gst::error_msg!(
                         gst::ResourceError::NotFound,
                         [
@@ -282,14 +290,14 @@ impl BaseTransformImpl for FaceId {
                         ]
                     )
                 })?;
-                for sk in &skipped {
+                for sk in &opened.skipped {
                     gst::element_imp_warning!(
                         self,
                         gst::ResourceError::Read,
                         ["Gallery image {} skipped: {}", sk.path.display(), sk.reason]
                     );
                 }
-                if gallery.is_empty() {
+                if opened.gallery.is_empty() {
                     gst::element_imp_warning!(
                         self,
                         gst::ResourceError::NotFound,
@@ -304,13 +312,14 @@ impl BaseTransformImpl for FaceId {
                     imp = self,
                     "gallery {}: {} people, {} images",
                     path.display(),
-                    gallery.len(),
-                    gallery.image_count()
+                    opened.gallery.len(),
+                    opened.gallery.image_count()
                 );
-                gallery
+                opened
             }
         };
-        let cfg = s.identity_config(gallery.image_count());
+        *self.gallery.lock().unwrap_or_else(|e| e.into_inner()) = Some(gallery.clone());
+        let cfg = s.identity_config(gallery.gallery.image_count());
         gst::info!(
             CAT,
             imp = self,
@@ -336,8 +345,8 @@ impl BaseTransformImpl for FaceId {
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
-        // Track ids start afresh after a seek (facedetect clears its tracks).
-        if matches!(event.view(), gst::EventView::FlushStop(_))
+        // Track ids start afresh after a seek or a lost source (facedetect clears its tracks).
+        if crate::source::starts_afresh(&event)
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
             state.identities.clear();
@@ -351,7 +360,7 @@ impl BaseTransformImpl for FaceId {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let cfg = settings.identity_config(state.gallery.image_count());
+        let cfg = settings.identity_config(state.gallery.gallery.image_count());
         drop(settings);
         // Untracked faces are named per frame at the same threshold as tracks.
         let threshold = cfg.threshold;
@@ -372,12 +381,12 @@ impl BaseTransformImpl for FaceId {
             };
             Some(meta::identity_params(label, id, similarity, "sface"))
         };
-        if state.gallery.is_empty() {
+        if state.gallery.gallery.is_empty() {
             // Nobody to compare with: every face is unknown whatever its embedding, so
             // SFace is not run at all (as before, faces without landmarks get nothing).
             let params = faces
                 .iter()
-                .map(|f| f.landmarks.and(answer(&state.gallery, None, 0.0)))
+                .map(|f| f.landmarks.and(answer(&state.gallery.gallery, None, 0.0)))
                 .collect();
             meta::add_params(buf, params);
             return Ok(gst::FlowSuccess::Ok);
@@ -390,6 +399,7 @@ impl BaseTransformImpl for FaceId {
             analysis,
             ..
         } = state;
+        let gallery = &gallery.gallery;
         // One look at the frame: what each tracked face looks like now (a cut under an
         // unchanged track id asks for a check), then the embeddings of the faces due.
         // Faces from a detector without landmarks cannot be aligned: they are left alone.

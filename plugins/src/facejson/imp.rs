@@ -4,8 +4,14 @@
 //!
 //! A pure observer: buffers pass through untouched (it runs in passthrough mode and
 //! never maps the pixels), so it works on any raw video, NVMM memory included.
+//!
+//! When the stream's source drops out and comes back (the custom events of
+//! [`crate::source`], sent by a supervisor such as face-rtsp), every track leaves at the
+//! loss and `source-lost` / `source-restored` events are written and posted. With
+//! `source` set, every line and message names the camera.
 
 use crate::meta;
+use crate::source::{self, Change};
 use faceengine::events::{self, Event, FaceEvents};
 use faceengine::record::FrameRecord;
 use gst::glib;
@@ -40,6 +46,7 @@ struct Settings {
     mode: Mode,
     leave_after: u32,
     messages: bool,
+    source: Option<String>,
 }
 
 impl Default for Settings {
@@ -49,6 +56,7 @@ impl Default for Settings {
             mode: Mode::default(),
             leave_after: events::DEFAULT_LEAVE_AFTER,
             messages: true,
+            source: None,
         }
     }
 }
@@ -60,6 +68,7 @@ struct State {
     events: FaceEvents,
     mode: Mode,
     messages: bool,
+    source: Option<String>,
 }
 
 #[derive(Default)]
@@ -109,6 +118,14 @@ impl ObjectImpl for FaceJson {
                     .default_value(true)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("source")
+                    .nick("Source")
+                    .blurb(
+                        "Name of the stream's source (e.g. a camera), written as \"source\" in every \
+                         line and bus message; unset: none",
+                    )
+                    .mutable_ready()
+                    .build(),
             ]
         });
         PROPS.as_ref()
@@ -127,6 +144,7 @@ impl ObjectImpl for FaceJson {
             "mode" => s.mode = value.get().unwrap_or_default(),
             "leave-after" => s.leave_after = value.get::<u32>().unwrap_or(events::DEFAULT_LEAVE_AFTER).max(1),
             "messages" => s.messages = value.get().unwrap_or(true),
+            "source" => s.source = value.get::<Option<String>>().ok().flatten().filter(|v| !v.is_empty()),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -138,6 +156,7 @@ impl ObjectImpl for FaceJson {
             "mode" => s.mode.to_value(),
             "leave-after" => s.leave_after.to_value(),
             "messages" => s.messages.to_value(),
+            "source" => s.source.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -180,9 +199,9 @@ impl BaseTransformImpl for FaceJson {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let (location, mode, leave_after, messages) = {
+        let (location, mode, leave_after, messages, source) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.location.clone(), s.mode, s.leave_after, s.messages)
+            (s.location.clone(), s.mode, s.leave_after, s.messages, s.source.clone())
         };
         let out: Box<dyn Write + Send> = if location == "-" {
             Box::new(std::io::stdout())
@@ -199,9 +218,10 @@ impl BaseTransformImpl for FaceJson {
             out,
             frame: 0,
             size: None,
-            events: FaceEvents::new(leave_after),
+            events: FaceEvents::new(leave_after).with_source(source.clone()),
             mode,
             messages,
+            source,
         });
         Ok(())
     }
@@ -236,10 +256,17 @@ impl BaseTransformImpl for FaceJson {
 
     fn sink_event(&self, event: gst::Event) -> bool {
         // End of stream, or a seek (the faces after it are other visits): every face in
-        // view leaves.
-        if matches!(event.view(), gst::EventView::Eos(_) | gst::EventView::FlushStop(_)) {
+        // view leaves. A lost source: they leave too, and the loss is an event.
+        let lost = match source::change(&event) {
+            Some(Change::Lost { reason }) => Some(reason),
+            _ => None,
+        };
+        if lost.is_some() || matches!(event.view(), gst::EventView::Eos(_) | gst::EventView::FlushStop(_)) {
             let finished = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut().map(|st| {
-                let left = st.events.finish();
+                let left = match &lost {
+                    Some(reason) => st.events.source_lost(reason),
+                    None => st.events.finish(),
+                };
                 let written = write_events(st, &left).and_then(|_| st.out.flush());
                 (written, st.messages, left)
             });
@@ -276,6 +303,7 @@ impl FaceJson {
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let (width, height) = st.size.ok_or(gst::FlowError::NotNegotiated)?;
         let record = FrameRecord {
+            source: st.source.clone(),
             frame: st.frame,
             pts: buf.pts().map(|t| t.nseconds()),
             width,
@@ -295,6 +323,12 @@ impl FaceJson {
             st.out.write_all(line.as_bytes())
         };
         let written = written.and_then(|_| write_events(st, &happened));
+        // Events are few and someone may be waiting for them (tail -f, a log shipper):
+        // they leave the buffer at once. Frame lines stay buffered.
+        let written = match (written, happened.is_empty() || st.mode == Mode::Frames) {
+            (Ok(()), false) => st.out.flush(),
+            (w, _) => w,
+        };
         Ok((written, st.messages, happened))
     }
 
@@ -324,13 +358,19 @@ fn write_events(st: &mut State, happened: &[Event]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The bus message for an event: structure `face-appeared`, `face-identified` or
-/// `face-left`, with the event's fields (dashes for underscores) and the JSON line.
+/// The bus message for an event: structure `face-appeared`, `face-identified`,
+/// `face-left`, `face-source-lost` or `face-source-restored`, with the event's fields
+/// (dashes for underscores) and the JSON line.
 fn message(event: &Event) -> gst::Structure {
     let mut s = gst::Structure::builder(format!("face-{}", event.kind()))
-        .field("track-id", event.track_id())
         .field("json", event.to_line())
         .build();
+    if let Some(track) = event.track_id() {
+        s.set("track-id", track);
+    }
+    if let Some(source) = &event.at().source {
+        s.set("source", source);
+    }
     let mut when = |at: &events::When| {
         s.set("frame", at.frame);
         if let Some(pts) = at.pts {
@@ -373,6 +413,16 @@ fn message(event: &Event) -> gst::Structure {
             }
             s.set("emotions", shares);
             s.set("reason", *reason);
+        }
+        Event::SourceLost { at, reason } => {
+            when(at);
+            s.set("reason", reason);
+        }
+        Event::SourceRestored { at, lost_for } => {
+            when(at);
+            if let Some(d) = lost_for {
+                s.set("lost-for", d);
+            }
         }
     }
     s

@@ -63,10 +63,14 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 fn report(arrivals: &[Arrival], warmup_until: Instant) -> Result<(), String> {
     let total = arrivals.len();
     let measured: Vec<&Arrival> = arrivals.iter().filter(|a| a.at >= warmup_until).collect();
-    let stamped: Vec<(Stamp, u64)> = measured
+    let mut stamped: Vec<(Stamp, u64)> = measured
         .iter()
         .filter_map(|a| a.stamp.map(|s| (s, a.received_ms)))
         .collect();
+    let unreadable = measured.len() - stamped.len();
+    // face-rtsp repeats the last frame through a stall: a repeat is not a frame of the
+    // source's, and its age is the stall's, not the pipeline's delay.
+    stamped.dedup_by_key(|(s, _)| s.seq);
     if stamped.len() < 2 {
         return Err(format!(
             "{total} frames received, {} with a readable stamp after the warm-up: is the server running with --stamp, 512 px wide or more?",
@@ -83,7 +87,6 @@ fn report(arrivals: &[Arrival], warmup_until: Instant) -> Result<(), String> {
     seqs.dedup();
     // Frames received over the stamps' span, readable or not (a code blurred by the
     // encoder is not a dropped frame).
-    let unreadable = measured.len() - stamped.len();
     let got = (seqs.len() + unreadable) as u32;
     let source_span = (last.millis.saturating_sub(first.millis)) as f64 / 1000.0;
     let recv_span = measured
