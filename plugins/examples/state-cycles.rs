@@ -43,7 +43,7 @@ fn run() -> Result<(), String> {
     gst::init().map_err(|e| e.to_string())?;
     gstface::register_static().map_err(|e| e.to_string())?;
     let line = format!(
-        "filesrc location=\"{video}\" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
+        "filesrc location=\"{video}\" ! decodebin name=dec  videoconvert name=conv ! video/x-raw,format=I420 \
          ! facedetect ! faceid gallery=\"{gallery}\" ! faceemotion ! facejson location=/dev/null mode=both \
          ! faceannotate name=last ! fakesink"
     );
@@ -51,6 +51,19 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "not a pipeline")?;
+    // gst-launch's own link to decodebin's pad happens once; every cycle makes a new pad.
+    let conv = pipeline
+        .by_name("conv")
+        .and_then(|c| c.static_pad("sink"))
+        .ok_or("no videoconvert")?;
+    pipeline
+        .by_name("dec")
+        .ok_or("no decodebin")?
+        .connect_pad_added(move |_, pad| {
+            if !conv.is_linked() {
+                let _ = pad.link(&conv);
+            }
+        });
     let seen = Arc::new(AtomicU64::new(0));
     let pad = pipeline
         .by_name("last")
@@ -78,11 +91,13 @@ fn run() -> Result<(), String> {
                 &[gst::MessageType::Error, gst::MessageType::Eos],
             ) {
                 if let gst::MessageView::Error(e) = msg.view() {
+                    let _ = pipeline.set_state(gst::State::Null);
                     return Err(format!("cycle {cycle}: {}", e.error()));
                 }
                 break;
             }
             if Instant::now() > until {
+                let _ = pipeline.set_state(gst::State::Null);
                 return Err(format!("cycle {cycle}: no {frames} frames in 60 s"));
             }
         }

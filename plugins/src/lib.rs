@@ -13,6 +13,7 @@ mod facedetect;
 mod faceemotion;
 mod faceid;
 mod facejson;
+pub mod memory;
 pub mod meta;
 pub mod source;
 pub mod video;

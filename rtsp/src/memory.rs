@@ -32,15 +32,5 @@ pub fn tune() {
 
 /// Hands the allocator's free pages back to the system (`malloc_trim`).
 pub fn trim() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: malloc_trim takes the allocator's own locks; it is safe to call at any
-        // time from any thread.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
+    gstface::memory::trim();
 }

@@ -348,6 +348,9 @@ impl BaseTransformImpl for FaceDetect {
 
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // The chain's streams stop downstream first, so this is the last of our elements
+        // to stop: what they all freed goes back to the system (see crate::memory).
+        crate::memory::trim();
         Ok(())
     }
 
