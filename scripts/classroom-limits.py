@@ -88,7 +88,7 @@ def main():
             if stay.get(k, (None,))[0] != who:
                 stay[k] = (who, f)
             occupied += 1
-            faces = faces_in_seat(ours.get(f, []), seat["rect"])
+            faces = faces_in_seat(ours.get(f, []), seat)
             if not faces:
                 ours_missed += 1
                 x, y, w, h = seat["rect"]

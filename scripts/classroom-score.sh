@@ -2,7 +2,7 @@
 # Identity accuracy and label flicker of the face chain on labelled classroom videos,
 # without the drawing and encoding of scripts/bench.sh (minutes instead of half an hour):
 # facedetect ! faceid ! facejson on each video, then ../shared/tools/score_classroom.py
-# and scripts/bystanders-named.py (photos' second faces given someone's name).
+# (identification, stranger rejection, flicker, duplicate boxes and named bystanders).
 #
 #   usage: scripts/classroom-score.sh [--seed N] [--hard] [--seconds S]
 #                                     [-d "facedetect props"] [-i "faceid props"]
@@ -47,4 +47,3 @@ gst-launch-1.0 -q filesrc location="$dir/video.mp4" ! decodebin ! videoconvert !
 end=$(date +%s.%N)
 echo "$name facedetect [$det] faceid [$id], $(echo "$end - $start" | bc) s:"
 python3 "$shared/tools/score_classroom.py" "$dir/truth.json" "$out" | tail -1
-python3 scripts/bystanders-named.py "$dir/truth.json" "$out"

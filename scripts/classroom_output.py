@@ -1,7 +1,7 @@
 """Our JSON-lines output read against a classroom video's seats, as
 ../shared/tools/score_classroom.py reads it: shared by the scripts that look further
-than the scorer (bystanders-named.py, classroom-limits.py), so that they count a face
-in a seat by the scorer's own rule."""
+than the scorer (classroom-limits.py), so that they count a face in a seat by the
+scorer's own rule."""
 import json
 
 
@@ -17,10 +17,15 @@ def read_faces(path):
     return frames
 
 
-def faces_in_seat(faces, rect):
-    """The faces whose box centre lies in the seat's rect [x, y, w, h], largest first:
-    the first is the one the scorer reads as the seat's person."""
-    x, y, w, h = rect
+def faces_in_seat(faces, seat):
+    """The faces whose box centre lies in the seat's rect [x, y, w, h], the seat's
+    person first: the face nearest the centre of the seat's photo (truth files that
+    record it), else the largest, as the scorer reads it."""
+    x, y, w, h = seat["rect"]
     inside = [f for f in faces
               if x <= f["box"][0] + f["box"][2] / 2 < x + w and y <= f["box"][1] + f["box"][3] / 2 < y + h]
+    if "face" in seat:
+        px, py = seat["face"]
+        return sorted(inside, key=lambda f: (f["box"][0] + f["box"][2] / 2 - px) ** 2
+                      + (f["box"][1] + f["box"][3] / 2 - py) ** 2)
     return sorted(inside, key=lambda f: f["box"][2] * f["box"][3], reverse=True)

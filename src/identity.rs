@@ -19,6 +19,15 @@
 //! year, light, pose), and the gallery, which holds several of their photos, knows them
 //! better than the track's last embedding does.
 //!
+//! Not every frame may give a name (see [`crate::quality`]): a check of a face whose
+//! quality is under `quality_floor` (too small, turned away, unsure) moves the evidence
+//! less and can neither name a track nor change its name, only keep the one the track
+//! has; a name is given only once the track has had `min_sightings` checks at or over
+//! the floor, at the threshold for the track's quality (a poorer face needs more
+//! similarity: `MatchThreshold::at_quality`). Once given, a name stays until the evidence
+//! drops under the threshold for the face's magnitude alone, so a named face that moves
+//! to the back of the room keeps what it earned nearer the camera.
+//!
 //! The opposite happens too: the tracker starts a new track where the picture of the
 //! same person changed at once (a turn of the head into the light, a cut between two
 //! cameras on one speaker). A new track that appears where a track ended on the frame
@@ -55,6 +64,10 @@ pub struct IdentityConfig {
     pub look_change: f32,
     /// Two checks of a track with embeddings less similar than this are two people.
     pub same_person: f32,
+    /// Face quality a check needs to count towards a name (`crate::quality`).
+    pub quality_floor: f32,
+    /// Checks at or over the floor a track needs before it is given a name.
+    pub min_sightings: u32,
 }
 
 impl Default for IdentityConfig {
@@ -69,6 +82,8 @@ impl Default for IdentityConfig {
             forget_after: 300,
             look_change: 0.85,
             same_person: 0.3,
+            quality_floor: crate::quality::DEFAULT_FLOOR,
+            min_sightings: 3,
         }
     }
 }
@@ -87,7 +102,13 @@ struct TrackState {
     evidence: Vec<f32>,
     /// Running average of the embedding magnitudes (face quality), like the evidence.
     magnitude: f32,
+    /// Running average of the checks' face quality (`crate::quality`), like the evidence.
+    quality: f32,
+    /// Sum of the checks' weights while the evidence is a plain (weighted) mean.
+    weights: f32,
     checks: u32,
+    /// Checks of a face at or over the quality floor.
+    good_checks: u32,
     person: Option<usize>,
     last_check: u64,
     checked_area: f32,
@@ -133,6 +154,7 @@ impl Identities {
             return true;
         };
         t.checks < self.cfg.warmup
+            || (t.good_checks < self.cfg.min_sightings && t.checks < 4 * self.cfg.warmup)
             || t.look_changed
             || frame.saturating_sub(t.last_check) >= self.cfg.reidentify_interval.max(1) as u64
             || area >= t.checked_area * self.cfg.grow
@@ -160,30 +182,30 @@ impl Identities {
     /// The track that a new track appearing at `bbox` on `frame` with this embedding
     /// continues, if any: one last seen on the frame before in about the same place (no
     /// longer in view) whose last embedding is the same person's.
-    fn predecessor(&self, frame: u64, bbox: &[f32; 4], embedding: &Embedding, similarities: &[f32]) -> Option<u64> {
+    fn predecessor(&self, frame: u64, bbox: &[f32; 4], check: (&Embedding, f32), similarities: &[f32]) -> Option<u64> {
         self.tracks
             .iter()
             .filter(|(_, t)| t.last_seen + 1 == frame && t.checks > 0)
             .map(|(id, t)| (*id, iou(&t.bbox, bbox), t))
-            .filter(|(_, overlap, t)| *overlap >= 0.5 && self.same_person(t, embedding, similarities))
+            .filter(|(_, overlap, t)| *overlap >= 0.5 && self.same_person(t, check, similarities))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(id, _, _)| id)
     }
 
-    /// Whether this face is the one the track has been following: its embedding is close
-    /// to the track's last one, or the track is named and the gallery, on this face
-    /// alone, names the same person at the threshold for this face's quality.
-    fn same_person(&self, t: &TrackState, embedding: &Embedding, similarities: &[f32]) -> bool {
+    /// Whether this face (its embedding and quality) is the one the track has been
+    /// following: its embedding is close to the track's last one, or the track is named
+    /// and the gallery, on this face alone, names the same person at the threshold for
+    /// this face's magnitude and quality.
+    fn same_person(&self, t: &TrackState, (embedding, quality): (&Embedding, f32), similarities: &[f32]) -> bool {
         if cosine(&t.last_embedding, &embedding.vector) >= self.cfg.same_person {
             return true;
         }
-        t.person.is_some_and(|p| {
-            argmax(similarities).is_some_and(|(best, s)| best == p && s >= self.cfg.threshold.at(embedding.magnitude))
-        })
+        let threshold = self.cfg.threshold.at_quality(embedding.magnitude, quality);
+        t.person
+            .is_some_and(|p| argmax(similarities).is_some_and(|(best, s)| best == p && s >= threshold))
     }
 
-    /// Adds one check: the face (at `bbox`), its embedding and its similarity to each
-    /// enrolled person, in gallery order.
+    /// [`Identities::observe_with_quality`] for a face of full quality.
     pub fn observe(
         &mut self,
         track: u64,
@@ -192,9 +214,24 @@ impl Identities {
         embedding: &Embedding,
         similarities: &[f32],
     ) -> Answer {
+        self.observe_with_quality(track, frame, bbox, embedding, 1.0, similarities)
+    }
+
+    /// Adds one check: the face (at `bbox`), its embedding, its quality
+    /// ([`crate::quality`]) and its similarity to each enrolled person, in gallery order.
+    pub fn observe_with_quality(
+        &mut self,
+        track: u64,
+        frame: u64,
+        bbox: [f32; 4],
+        embedding: &Embedding,
+        quality: f32,
+        similarities: &[f32],
+    ) -> Answer {
         let area = bbox[2] * bbox[3];
+        let check = (embedding, quality);
         if !self.tracks.contains_key(&track)
-            && let Some(old) = self.predecessor(frame, &bbox, embedding, similarities)
+            && let Some(old) = self.predecessor(frame, &bbox, check, similarities)
             && let Some(state) = self.tracks.remove(&old)
         {
             self.tracks.insert(track, state);
@@ -204,12 +241,18 @@ impl Identities {
         let someone_else = self
             .tracks
             .get(&track)
-            .is_some_and(|t| t.checks > 0 && !self.same_person(t, embedding, similarities));
+            .is_some_and(|t| t.checks > 0 && !self.same_person(t, check, similarities));
         let cfg = &self.cfg;
+        let good = quality >= cfg.quality_floor;
+        // A poor check still counts, a quarter as much as a perfect one.
+        let weight = 0.25 + 0.75 * quality.clamp(0.0, 1.0);
         let t = self.tracks.entry(track).or_insert_with(|| TrackState {
             evidence: similarities.to_vec(),
             magnitude: embedding.magnitude,
+            quality,
+            weights: 0.0,
             checks: 0,
+            good_checks: 0,
             person: None,
             last_check: frame,
             checked_area: area,
@@ -222,18 +265,27 @@ impl Identities {
         if someone_else {
             // Forget what was said about the previous face.
             t.checks = 0;
+            t.good_checks = 0;
             t.person = None;
         }
         if t.checks > 0 && t.evidence.len() == similarities.len() {
-            // A plain mean over the first checks, then a running average.
-            let w = cfg.weight.max(1.0 / (t.checks + 1) as f32);
+            // A mean weighted by quality over the first checks, then a running average
+            // in which a better check moves further.
+            let w = (cfg.weight * weight).max(weight / (t.weights + weight));
             for (e, s) in t.evidence.iter_mut().zip(similarities) {
                 *e += w * (s - *e);
             }
             t.magnitude += w * (embedding.magnitude - t.magnitude);
+            t.quality += w * (quality - t.quality);
+            t.weights += weight;
         } else {
             t.evidence = similarities.to_vec();
             t.magnitude = embedding.magnitude;
+            t.quality = quality;
+            t.weights = weight;
+        }
+        if good {
+            t.good_checks += 1;
         }
         t.last_embedding = embedding.vector.clone();
         t.look_changed = false;
@@ -243,15 +295,21 @@ impl Identities {
         t.bbox = bbox;
         t.checked_area = area;
         let best = argmax(&t.evidence);
-        let threshold = cfg.threshold.at(t.magnitude);
+        // A name is earned on good frames of a track seen well enough, at the threshold
+        // for its quality; it is kept at the threshold for its magnitude alone.
+        // A match as close as a clear face's threshold needs no more sightings: strangers
+        // come that close to someone enrolled far more rarely than at a dim face's.
+        let to_earn = cfg.threshold.at_quality(t.magnitude, t.quality);
+        let earns = |s: f32| good && (t.good_checks >= cfg.min_sightings || s >= to_earn + 0.05);
+        let to_keep = cfg.threshold.at(t.magnitude);
         t.person = match (t.person, best) {
             (_, None) => None,
-            (None, Some((b, s))) => (s >= threshold).then_some(b),
+            (None, Some((b, s))) => (earns(s) && s >= to_earn).then_some(b),
             (Some(cur), Some((b, s))) => {
                 let cur_s = t.evidence.get(cur).copied().unwrap_or(f32::NEG_INFINITY);
-                if b != cur && s >= threshold && s > cur_s + cfg.margin {
+                if b != cur && earns(s) && s >= to_earn && s > cur_s + cfg.margin {
                     Some(b)
-                } else if cur_s < threshold - cfg.margin {
+                } else if cur_s < to_keep - cfg.margin {
                     None
                 } else {
                     Some(cur)
@@ -335,6 +393,7 @@ mod tests {
     fn one_bad_frame_does_not_flip_the_name() {
         let e0 = clear(&[1.0, 0.0]);
         let mut id = ids();
+        // A clear match (over the threshold by more than 0.05) is named at once.
         for f in 0..3 {
             assert_eq!(id.observe(1, f, BOX, &e0, &[0.6, 0.2]).person, Some(0));
         }
@@ -475,5 +534,63 @@ mod tests {
         assert!(id.answer(4).is_some());
         id.forget_old(311);
         assert!(id.answer(4).is_none());
+    }
+
+    #[test]
+    fn a_marginal_match_is_named_only_after_several_sightings() {
+        let e0 = clear(&[1.0, 0.0]);
+        let mut id = ids();
+        // Over the clear threshold (0.45), but not clearly: three good checks first.
+        let named: Vec<_> = (0..4)
+            .map(|f| id.observe(1, f, BOX, &e0, &[0.47, 0.2]).person)
+            .collect();
+        assert_eq!(named, vec![None, None, Some(0), Some(0)]);
+        // Poor checks do not count as sightings: a track seen small twice and well once
+        // is not named yet.
+        let mut id = ids();
+        id.observe_with_quality(2, 0, BOX, &e0, 0.3, &[0.47, 0.2]);
+        id.observe_with_quality(2, 1, BOX, &e0, 0.3, &[0.47, 0.2]);
+        assert_eq!(id.observe(2, 2, BOX, &e0, &[0.47, 0.2]).person, None);
+        // And a poor track is looked at on every frame until it has had its sightings.
+        assert!(id.needs_check(2, 3, BOX[2] * BOX[3]));
+    }
+
+    #[test]
+    fn a_poor_face_never_earns_a_name_but_keeps_one_earned_on_better_frames() {
+        let poor = Embedding {
+            magnitude: crate::gallery::POOR_MAGNITUDE,
+            ..clear(&[1.0, 0.0])
+        };
+        // A small, dim face (a bystander in the back of a photo) close enough to
+        // someone for a dim face's threshold, on every frame: never named.
+        let mut id = ids();
+        for f in 0..20 {
+            let a = id.observe_with_quality(1, f, BOX, &poor, 0.3, &[0.36, 0.1]);
+            assert_eq!(a.person, None, "frame {f}: {a:?}");
+        }
+        // Good enough to count, but a poorer face needs more than the dimmest's floor
+        // (0.30): 0.36 at quality 0.6, so 0.35 is not enough, 0.41 is.
+        let mut id = ids();
+        for f in 0..20 {
+            assert_eq!(
+                id.observe_with_quality(2, f, BOX, &poor, 0.6, &[0.35, 0.1]).person,
+                None
+            );
+        }
+        let mut id = ids();
+        let named = (0..5).map(|f| id.observe_with_quality(3, f, BOX, &poor, 0.6, &[0.41, 0.1]).person);
+        assert_eq!(named.last(), Some(Some(0)));
+        // Named on good frames, then small: the name stays through the poor frames.
+        let mut id = settled(4, 5, &[0.6, 0.1]);
+        for f in 5..30 {
+            let a = id.observe_with_quality(4, f, BOX, &poor, 0.2, &[0.36, 0.1]);
+            assert_eq!(a.person, Some(0), "frame {f}: {a:?}");
+        }
+        // ... but poor frames cannot change it to someone else.
+        let mut id = settled(5, 5, &[0.6, 0.1]);
+        for f in 5..30 {
+            let a = id.observe_with_quality(5, f, BOX, &clear(&[1.0, 0.0]), 0.2, &[0.2, 0.9]);
+            assert_ne!(a.person, Some(1), "frame {f}: {a:?}");
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod events;
 pub mod frame;
 pub mod gallery;
 pub mod identity;
+pub mod quality;
 pub mod record;
 pub mod smoothing;
 pub mod spread;

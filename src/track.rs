@@ -23,6 +23,13 @@
 //! Detections below `new_track_score` only continue tracks (the idea of ByteTrack): a
 //! face already followed stays found through a dim or blurred stretch where the
 //! detector is less sure, while a new face still needs the full score.
+//!
+//! One face, one report: no two faces the tracker reports on a frame overlap by more
+//! than `overlap_limit` (the detector's NMS threshold) unless the detector found both.
+//! A missed track is not held where a face was detected on the frame (the detector has
+//! seen what is there: another person who took the seat, or the same face under a new
+//! track), and between detections a carried face that drifts onto another gives way to
+//! the one detected more recently.
 
 use crate::detect::{Face, iou};
 use crate::frame::FrameView;
@@ -78,6 +85,9 @@ pub struct TrackerConfig {
     pub cut_correlation: f32,
     /// Detection score a face needs to start a track; weaker ones only continue one.
     pub new_track_score: f32,
+    /// Two reported faces may overlap this much (IoU) at most unless both were detected:
+    /// the detector's own NMS threshold.
+    pub overlap_limit: f32,
 }
 
 impl Default for TrackerConfig {
@@ -93,6 +103,7 @@ impl Default for TrackerConfig {
             max_lost: 50,
             cut_correlation: 0.5,
             new_track_score: 0.0,
+            overlap_limit: crate::detect::DetectorConfig::default().nms_threshold,
         }
     }
 }
@@ -123,6 +134,10 @@ struct Track {
     /// but still looking like its last detection ([`Tracker::hold_missed`]). Only those
     /// are carried over the frames between detections.
     shown: bool,
+    /// Not shown only because it overlaps a face reported in its place (see
+    /// [`Tracker::suppress_overlaps`]): its face may still be there, so a detector still
+    /// looks where it is expected.
+    overlapped: bool,
     appearance: Option<Appearance>,
 }
 
@@ -235,7 +250,9 @@ impl Tracker {
 
     /// Where each face reported on the last detection frame (detected there, or held by
     /// [`Tracker::hold_missed`]) should be on the next frame: where a detector may look
-    /// harder for a face it did not see at first.
+    /// harder for a face it did not see at first. A held face not reported only because
+    /// another face was reported over it is expected too: its own box may frame the face
+    /// better than the other's.
     ///
     /// Faces no longer reported (their place shows something else) are not expected:
     /// on the hard classroom video, looking where every kept track predicts its face
@@ -245,7 +262,7 @@ impl Tracker {
     pub fn expected_boxes(&self) -> Vec<[f32; 4]> {
         self.tracks
             .iter()
-            .filter(|t| t.shown)
+            .filter(|t| t.shown || t.overlapped)
             .map(|t| corner_box(&t.next_centre_size()))
             .collect()
     }
@@ -261,10 +278,54 @@ impl Tracker {
         self.cfg.new_track_score = score;
     }
 
+    /// Changes how much two reported faces may overlap unless both were detected (the
+    /// detector's NMS threshold changed).
+    pub fn set_overlap_limit(&mut self, iou: f32) {
+        self.cfg.overlap_limit = iou;
+    }
+
+    /// Of the tracks shown now, those that overlap an earlier one by more than
+    /// `overlap_limit` stop being shown, unless both were detected on the last detection
+    /// frame. Earlier means detected more recently (a detection beats a face held
+    /// without one), then with the higher score.
+    /// `fresh`: a detection frame, where every track's place was looked at anew; between
+    /// detections a track hidden on the last detection frame stays hidden.
+    fn suppress_overlaps(&mut self, fresh: bool) {
+        let mut order: Vec<usize> = (0..self.tracks.len()).filter(|&i| self.tracks[i].shown).collect();
+        order.sort_by(|&a, &b| {
+            let (ta, tb) = (&self.tracks[a], &self.tracks[b]);
+            (ta.lost, ta.since_detection)
+                .cmp(&(tb.lost, tb.since_detection))
+                .then(tb.face.score.total_cmp(&ta.face.score))
+        });
+        let limit = self.cfg.overlap_limit;
+        if fresh {
+            for t in &mut self.tracks {
+                t.overlapped = false;
+            }
+        }
+        let mut kept: Vec<usize> = Vec::with_capacity(order.len());
+        for i in order {
+            let t = &self.tracks[i];
+            let clashes = kept.iter().any(|&k| {
+                let other = &self.tracks[k];
+                let both_detected = t.lost == 0 && other.lost == 0;
+                !both_detected && iou(&t.face.bbox, &other.face.bbox) > limit
+            });
+            if clashes {
+                self.tracks[i].shown = false;
+                self.tracks[i].overlapped = true;
+            } else {
+                kept.push(i);
+            }
+        }
+    }
+
     /// A frame on which the detector did not run: the faces seen at the last detection,
     /// where their tracks predict them now.
     pub fn predict(&mut self) -> Vec<Tracked> {
         self.advance();
+        self.suppress_overlaps(false);
         self.tracks
             .iter()
             .filter(|t| t.shown)
@@ -340,6 +401,7 @@ impl Tracker {
 
         for (t, tr) in self.tracks.iter_mut().enumerate() {
             tr.shown = taken[t];
+            tr.overlapped = false;
             if !taken[t] {
                 tr.lost += 1;
                 // A face that is not seen slows down rather than flying off.
@@ -380,6 +442,7 @@ impl Tracker {
                         since_detection: 0,
                         lost: 0,
                         shown: true,
+                        overlapped: false,
                         appearance: look,
                     });
                     id
@@ -410,21 +473,20 @@ impl Tracker {
     /// not reported, and is still dropped `max_lost` frames after its last detection.
     pub fn hold_missed(&mut self, frame: &FrameView) -> Vec<Tracked> {
         let cut = self.cfg.cut_correlation;
-        let mut held = Vec::new();
         for t in self.tracks.iter_mut().filter(|t| t.lost > 0) {
-            let Some(alike) = t.still_looks_alike(frame, &t.face.bbox, cut) else {
-                continue;
-            };
-            t.shown = alike;
-            if t.shown {
-                held.push(Tracked {
-                    id: t.id,
-                    face: t.face.clone(),
-                    detected: false,
-                });
-            }
+            t.shown = t.still_looks_alike(frame, &t.face.bbox, cut) == Some(true);
         }
-        held
+        // Where the detector found a face on this frame, nobody is held over it.
+        self.suppress_overlaps(true);
+        self.tracks
+            .iter()
+            .filter(|t| t.lost > 0 && t.shown)
+            .map(|t| Tracked {
+                id: t.id,
+                face: t.face.clone(),
+                detected: false,
+            })
+            .collect()
     }
 }
 
@@ -655,5 +717,47 @@ mod tests {
         let out = t.update(vec![weak(102.0), weak(400.0)]);
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].id, out[0].face.score), (1, 0.5));
+    }
+
+    #[test]
+    fn a_held_face_found_again_slightly_moved_is_reported_once() {
+        let (ramp_x, ramp_y) = ramps();
+        let f = face(8.0, 8.0, 48.0);
+        let look = |data: &[u8], b: &[f32; 4]| Some(Appearance::of(&view(data), b));
+        let mut t = Tracker::new(TrackerConfig::default());
+        assert_eq!(
+            t.update_with_appearance(vec![f.clone()], vec![look(&ramp_x, &f.bbox)])[0].id,
+            1
+        );
+        // The detector misses the face for a frame; its place still shows it: held.
+        assert!(t.update(vec![]).is_empty());
+        assert_eq!(t.hold_missed(&view(&ramp_x)).len(), 1);
+        // Then finds it again a little moved, looking different enough at that box to
+        // start a new track (turned into the light), while the old track's predicted
+        // box still looks like its last detection.
+        let moved = face(10.0, 9.0, 46.0);
+        let now = t.update_with_appearance(vec![moved.clone()], vec![look(&ramp_y, &moved.bbox)]);
+        assert_eq!(now.iter().map(|x| x.id).collect::<Vec<_>>(), vec![2]);
+        let held = t.hold_missed(&view(&ramp_x));
+        assert!(held.is_empty(), "held over the detection: {held:?}");
+        // Nor is the old track carried over the frames between detections; the detector
+        // still looks closer where it expects that face (its box may frame it better).
+        let p = t.predict();
+        assert_eq!(p.iter().map(|x| x.id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(t.expected_boxes().len(), 2);
+    }
+
+    #[test]
+    fn two_faces_the_detector_found_may_overlap_and_carried_ones_give_way() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        // Two faces detected side by side, overlapping (IoU 0.43): both reported.
+        let (a, b) = (face(100.0, 100.0, 50.0), face(115.0, 100.0, 50.0));
+        assert!(iou(&a.bbox, &b.bbox) > 0.3);
+        assert_eq!(t.update(vec![a.clone(), b.clone()]).len(), 2);
+        assert_eq!(t.predict().len(), 2);
+        // Only one is found again; the other, missed and not held (no thumbnail), is not
+        // carried over the detected one between detections.
+        assert_eq!(t.update(vec![a]).len(), 1);
+        assert_eq!(t.predict().len(), 1);
     }
 }

@@ -4,7 +4,7 @@
 //!
 //!   face-eval wider --data DIR [--model PATH] [--working-size N]
 //!   face-eval lfw   --data DIR [--pairs 6000] [--seed 1]
-//!   face-eval gallery --data DIR [--enrol 2] [--threshold 0.45] [--min-threshold 0.30]
+//!   face-eval gallery --data DIR [--enrol 2] [--threshold 0.45] [--min-threshold 0.30] [--quality-floor 0.5]
 //!   face-eval fer   --data DIR [--model PATH] [--labels a,b,...]
 //!
 //! Every subcommand takes `--backend auto|tract|onnxruntime|tensorrt` (default auto).
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 const USAGE: &str = "usage (every subcommand also takes --backend auto|tract|onnxruntime|tensorrt):
   face-eval wider --data DIR [--model PATH] [--working-size N] [--dump FILE]   (DIR: images/ + gt.json)
   face-eval lfw   --data DIR [--pairs N] [--seed S]              (DIR: <Person>/*.jpg)
-  face-eval gallery --data DIR [--enrol N] [--threshold T] [--min-threshold T] (DIR: <Person>/*.jpg)
+  face-eval gallery --data DIR [--enrol N] [--threshold T] [--min-threshold T] [--quality-floor Q] (DIR: <Person>/*.jpg)
   face-eval fer   --data DIR [--model PATH] [--labels a,b,...]   (DIR: <class>/*.jpg)";
 
 struct Args {
@@ -310,6 +310,10 @@ fn gallery(args: &Args) -> Result<()> {
         .opts
         .get("min-threshold")
         .map_or(Ok(DEFAULT_POOR_THRESHOLD), |v| v.parse())?;
+    let floor: f32 = args
+        .opts
+        .get("quality-floor")
+        .map_or(Ok(faceengine::quality::DEFAULT_FLOOR), |v| v.parse())?;
     // As faceid does it; raised with the gallery's size below, once it is enrolled.
     let threshold = MatchThreshold::new(clear, poor);
     if enrol == 0 {
@@ -329,7 +333,7 @@ fn gallery(args: &Args) -> Result<()> {
     };
     let probe_cfg = DetectorConfig::default();
     let embed = |path: &Path, cfg: &DetectorConfig, side: Side| {
-        gallery::largest_face_embedding(path, |view| det.detect(view, cfg), &emb, side)
+        gallery::largest_face(path, |view| det.detect(view, cfg), &emb, side)
             .with_context(|| path.display().to_string())
     };
     let enrol_jobs: Vec<(usize, usize)> = split
@@ -338,7 +342,7 @@ fn gallery(args: &Args) -> Result<()> {
         .flat_map(|(p, imgs)| imgs.iter().map(move |&i| (*p, i)))
         .collect();
     let enrolled = par_map(&enrol_jobs, "enrolment images", |&(p, i)| {
-        embed(&people[p].1[i], &enrol_cfg, Side::Both)
+        Ok(embed(&people[p].1[i], &enrol_cfg, Side::Both)?.map(|(_, e)| e))
     })?;
     let mut g = Gallery {
         model: "sface".into(),
@@ -381,8 +385,12 @@ fn gallery(args: &Args) -> Result<()> {
             } else {
                 None
             },
-            answer: e.map(|e| {
-                let m = g.best_match(&e.vector, threshold.at(e.magnitude));
+            // A probe photo is named as faceid names an untracked face: at the threshold
+            // for its magnitude and quality, and only at or over the quality floor.
+            answer: e.map(|(face, e)| {
+                let quality = faceengine::quality::of(&face.landmarks, Some(face.score));
+                let at = threshold.at_quality(e.magnitude, quality);
+                let m = g.best_match(&e.vector, if quality >= floor { at } else { f32::INFINITY });
                 Answer {
                     nearest: m.nearest.unwrap_or(usize::MAX - 1),
                     similarity: m.similarity,
@@ -394,7 +402,7 @@ fn gallery(args: &Args) -> Result<()> {
     let s = openset::summarise(&results, &threshold);
     println!(
         "Open-set identification: {} people enrolled with {} image(s) each ({} images without a face), \
-         {} known probes, {} strangers with a face ({} people unused); threshold {clear} for clear faces, down to {} for poor ones",
+         {} known probes, {} strangers with a face ({} people unused); threshold {clear} for clear faces, down to {:.3} for poor ones, quality floor {floor}",
         g.people.len(),
         enrol,
         enrol_failed,

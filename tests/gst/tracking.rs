@@ -178,6 +178,66 @@ fn faceid_names_a_track_and_keeps_the_name_between_checks() {
     }
 }
 
+/// Obama's face from `square_frame("obama2.jpg", ..)` shrunk to `side` pixels on a grey
+/// 480x480 frame: at 48, about 14 pixels between the eyes, a seat photo's bystander's size.
+fn small_face_frame(side: u32) -> Vec<u8> {
+    let photo = image::open(asset("photos/obama2.jpg")).expect("photo");
+    let face = photo
+        .crop_imm(100, 150, 500, 500)
+        .resize_exact(side, side, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut frame = image::RgbImage::from_pixel(480, 480, image::Rgb([90, 90, 90]));
+    image::imageops::overlay(&mut frame, &face, 200, 150);
+    frame.into_raw()
+}
+
+#[test]
+fn a_face_too_small_to_trust_is_not_named_until_seen_well_and_then_keeps_its_name() {
+    init();
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    // Name and quality of the face on each frame, through facedetect ! faceid with these
+    // faceid properties.
+    let run = |props: &str, frames: &[Vec<u8>]| -> Vec<(String, f32)> {
+        let mut h = gst_check::Harness::new_parse(&format!(
+            "facedetect ! faceid gallery=\"{}\" {props}",
+            gallery.display()
+        ));
+        h.set_src_caps(rgb_caps(480, 480));
+        frames
+            .iter()
+            .enumerate()
+            .map(|(n, data)| {
+                let out = h
+                    .push_and_pull(frame_buffer(data, n as u64))
+                    .expect("a buffer comes out");
+                let faces = meta::faces(&out, 480, 480);
+                assert_eq!(faces.len(), 1, "{props}, frame {n}: {faces:?}");
+                let lm = faces[0].landmarks.expect("landmarks");
+                let name = faces[0].identity.clone().map_or("none".into(), |i| i.0);
+                (name, faceengine::quality::of(&lm, None))
+            })
+            .collect()
+    };
+    let floor = faceengine::quality::DEFAULT_FLOOR;
+    // The small face alone: close enough to Obama's photo to be named at any threshold,
+    // yet too small to be trusted, so it stays unknown ...
+    let small = vec![small_face_frame(48); 30];
+    let seen = run("", &small);
+    assert!(seen.iter().all(|(n, q)| n == "unknown" && *q < floor), "{seen:?}");
+    // ... which only the quality floor decides: without it, it is named.
+    let seen = run("quality-floor=0", &small);
+    assert!(seen.iter().all(|(n, _)| n == "Barack_Obama"), "{seen:?}");
+    // Seen well first and then moving away (shrinking a little each frame, one track),
+    // the face keeps the name it earned once it is that small.
+    let mut away: Vec<Vec<u8>> = vec![small_face_frame(96); 6];
+    away.extend([88, 80, 72, 64, 56].iter().flat_map(|&s| vec![small_face_frame(s); 2]));
+    away.extend(vec![small_face_frame(48); 12]);
+    let seen = run("", &away);
+    assert_eq!(seen[3].0, "Barack_Obama", "{seen:?}");
+    let last = &seen[seen.len() - 12..];
+    assert!(last.iter().all(|(n, q)| n == "Barack_Obama" && *q < floor), "{seen:?}");
+}
+
 #[test]
 fn a_followed_face_stays_found_when_dim_or_blurred_and_not_after_it_left() {
     init();

@@ -376,6 +376,7 @@ impl BaseTransformImpl for FaceDetect {
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         state.tracker.set_new_track_score(new_track_score);
         state.tracker.set_max_lost(keep_lost);
+        state.tracker.set_overlap_limit(config.nms_threshold);
         let (w, h) = (info.width(), info.height());
         let mut detect_now = !tracking || state.frame.is_multiple_of(interval);
         state.frame += 1;

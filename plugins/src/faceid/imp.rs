@@ -34,6 +34,8 @@ struct Settings {
     detector_model: PathBuf,
     threads: u32,
     reidentify_interval: u32,
+    quality_floor: f32,
+    min_sightings: u32,
     backend: BackendSettings,
 }
 
@@ -47,6 +49,8 @@ impl Default for Settings {
             detector_model: faceengine::default_model("yunet.onnx"),
             threads: 0,
             reidentify_interval: IdentityConfig::default().reidentify_interval,
+            quality_floor: IdentityConfig::default().quality_floor,
+            min_sightings: IdentityConfig::default().min_sightings,
             backend: BackendSettings::default(),
         }
     }
@@ -59,6 +63,8 @@ impl Settings {
         IdentityConfig {
             threshold: MatchThreshold::new(self.threshold, self.min_threshold).for_gallery(gallery_images),
             reidentify_interval: self.reidentify_interval,
+            quality_floor: self.quality_floor,
+            min_sightings: self.min_sightings,
             ..IdentityConfig::default()
         }
     }
@@ -152,6 +158,26 @@ impl ObjectImpl for FaceId {
                     .default_value(d.reidentify_interval)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecDouble::builder("quality-floor")
+                    .nick("Quality floor")
+                    .blurb(
+                        "Face quality (0..1: the weakest of eye distance, 14 to 24 px; pose; detector \
+                         confidence) a frame needs to count towards a name; poorer frames keep a \
+                         track's name but never give or change one, and need more similarity \
+                         (0 = every frame counts)",
+                    )
+                    .minimum(0.0)
+                    .maximum(1.0)
+                    .default_value(d.quality_floor as f64)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt::builder("min-sightings")
+                    .nick("Minimum sightings")
+                    .blurb("Checks at or over quality-floor a tracked face needs before it is named")
+                    .minimum(1)
+                    .default_value(d.min_sightings)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("detector-model")
                     .nick("Detector model")
                     .blurb("YuNet model used to find the face in each gallery photo when enrolling a folder")
@@ -189,6 +215,10 @@ impl ObjectImpl for FaceId {
             "detector-model" => s.detector_model = path().unwrap_or_else(|| Settings::default().detector_model),
             "threads" => s.threads = value.get::<u32>().unwrap_or(0),
             "reidentify-interval" => s.reidentify_interval = value.get::<u32>().unwrap_or(10).max(1),
+            "quality-floor" => {
+                s.quality_floor = value.get::<f64>().unwrap_or(faceengine::quality::DEFAULT_FLOOR as f64) as f32
+            }
+            "min-sightings" => s.min_sightings = value.get::<u32>().unwrap_or(3).max(1),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -206,6 +236,8 @@ impl ObjectImpl for FaceId {
             "detector-model" => s.detector_model.to_string_lossy().to_value(),
             "threads" => s.threads.to_value(),
             "reidentify-interval" => s.reidentify_interval.to_value(),
+            "quality-floor" => (s.quality_floor as f64).to_value(),
+            "min-sightings" => s.min_sightings.to_value(),
             _ => pspec.default_value().clone(),
         }
     }
@@ -362,8 +394,9 @@ impl BaseTransformImpl for FaceId {
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
         let cfg = settings.identity_config(state.gallery.gallery.image_count());
         drop(settings);
-        // Untracked faces are named per frame at the same threshold as tracks.
-        let threshold = cfg.threshold;
+        // Untracked faces are named per frame at the same threshold as tracks, and only
+        // on frames good enough to give a name.
+        let (threshold, floor) = (cfg.threshold, cfg.quality_floor);
         state.identities.set_config(cfg);
         let frame = state.frame;
         state.frame += 1;
@@ -431,15 +464,19 @@ impl BaseTransformImpl for FaceId {
         let (wanted, embeddings) = found.unwrap_or_default();
         for (i, e) in wanted.iter().zip(&embeddings) {
             let f = &faces[*i];
+            let quality = f
+                .landmarks
+                .map_or(0.0, |lm| faceengine::quality::of(&lm, f.confidence.map(|c| c as f32)));
             params[*i] = match f.track_id {
                 Some(track) => {
                     let sims = gallery.similarities(&e.vector);
-                    let a = identities.observe(track, frame, f.bbox, e, &sims);
+                    let a = identities.observe_with_quality(track, frame, f.bbox, e, quality, &sims);
                     answer(gallery, a.person, a.similarity)
                 }
                 None => {
-                    let m = gallery.best_match(&e.vector, threshold.at(e.magnitude));
-                    answer(gallery, m.person, m.similarity)
+                    let m = gallery.best_match(&e.vector, threshold.at_quality(e.magnitude, quality));
+                    let person = m.person.filter(|_| quality >= floor);
+                    answer(gallery, person, m.similarity)
                 }
             };
         }
