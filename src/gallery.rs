@@ -109,6 +109,17 @@ impl MatchThreshold {
         base + (self.clear - base) * (1.0 - quality.clamp(0.0, 1.0))
     }
 
+    /// The threshold for a face named on this one check, with no track to have earned a
+    /// name on better frames (faceid's untracked faces, `face-eval gallery`'s photos):
+    /// [`MatchThreshold::at_quality`] at or over the quality `floor`, out of reach under it.
+    pub fn for_single_check(&self, magnitude: f32, quality: f32, floor: f32) -> f32 {
+        if quality >= floor {
+            self.at_quality(magnitude, quality)
+        } else {
+            f32::INFINITY
+        }
+    }
+
     /// The threshold for a face whose embedding had this magnitude.
     pub fn at(&self, magnitude: f32) -> f32 {
         let t = ((magnitude - POOR_MAGNITUDE) / (CLEAR_MAGNITUDE - POOR_MAGNITUDE)).clamp(0.0, 1.0);
@@ -506,6 +517,12 @@ mod tests {
         assert_eq!(t.at_quality(POOR_MAGNITUDE, 0.0), 0.45);
         assert!((t.at_quality(POOR_MAGNITUDE, 0.5) - 0.375).abs() < 1e-6);
         assert_eq!(t.at_quality(CLEAR_MAGNITUDE, 0.2), 0.45);
+        // Named on one check: as by quality at or over the floor, never under it.
+        assert_eq!(
+            t.for_single_check(POOR_MAGNITUDE, 0.5, 0.5),
+            t.at_quality(POOR_MAGNITUDE, 0.5)
+        );
+        assert_eq!(t.for_single_check(CLEAR_MAGNITUDE, 0.49, 0.5), f32::INFINITY);
     }
 
     #[test]

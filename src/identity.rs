@@ -23,7 +23,8 @@
 //! quality is under `quality_floor` (too small, turned away, unsure) moves the evidence
 //! less and can neither name a track nor change its name, only keep the one the track
 //! has; a name is given only once the track has had `min_sightings` checks at or over
-//! the floor, at the threshold for the track's quality (a poorer face needs more
+//! the floor (or one check `CLEAR_MATCH_MARGIN` over the threshold: the rule is for
+//! marginal matches, which is where strangers are), at the threshold for the track's quality (a poorer face needs more
 //! similarity: `MatchThreshold::at_quality`). Once given, a name stays until the evidence
 //! drops under the threshold for the face's magnitude alone, so a named face that moves
 //! to the back of the room keeps what it earned nearer the camera.
@@ -42,6 +43,14 @@ use crate::gallery::MatchThreshold;
 use crate::tensor::argmax;
 use crate::track::Appearance;
 use std::collections::HashMap;
+
+/// How far over its threshold one good check must be to name a track before it has had
+/// `min_sightings`: a clear match, not the marginal kind a stranger's look-alike makes.
+pub const CLEAR_MATCH_MARGIN: f32 = 0.05;
+
+/// For how many warm-ups' worth of checks a track short of its sightings is checked on
+/// every frame.
+const SIGHTING_WARMUPS: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentityConfig {
@@ -153,8 +162,11 @@ impl Identities {
         let Some(t) = self.tracks.get(&track) else {
             return true;
         };
+        // A track still short of its sightings is looked at on every frame, so that a face
+        // that starts small is named soon after it is seen well, for a few warm-ups at
+        // most (a face that stays poor is not embedded on every frame for ever).
         t.checks < self.cfg.warmup
-            || (t.good_checks < self.cfg.min_sightings && t.checks < 4 * self.cfg.warmup)
+            || (t.good_checks < self.cfg.min_sightings && t.checks < SIGHTING_WARMUPS * self.cfg.warmup)
             || t.look_changed
             || frame.saturating_sub(t.last_check) >= self.cfg.reidentify_interval.max(1) as u64
             || area >= t.checked_area * self.cfg.grow
@@ -295,19 +307,18 @@ impl Identities {
         t.bbox = bbox;
         t.checked_area = area;
         let best = argmax(&t.evidence);
-        // A name is earned on good frames of a track seen well enough, at the threshold
+        // A name is earned on a good check of a track seen well enough, at the threshold
         // for its quality; it is kept at the threshold for its magnitude alone.
-        // A match as close as a clear face's threshold needs no more sightings: strangers
-        // come that close to someone enrolled far more rarely than at a dim face's.
         let to_earn = cfg.threshold.at_quality(t.magnitude, t.quality);
-        let earns = |s: f32| good && (t.good_checks >= cfg.min_sightings || s >= to_earn + 0.05);
+        let earns =
+            |s: f32| good && s >= to_earn && (t.good_checks >= cfg.min_sightings || s >= to_earn + CLEAR_MATCH_MARGIN);
         let to_keep = cfg.threshold.at(t.magnitude);
         t.person = match (t.person, best) {
             (_, None) => None,
-            (None, Some((b, s))) => (earns(s) && s >= to_earn).then_some(b),
+            (None, Some((b, s))) => earns(s).then_some(b),
             (Some(cur), Some((b, s))) => {
                 let cur_s = t.evidence.get(cur).copied().unwrap_or(f32::NEG_INFINITY);
-                if b != cur && earns(s) && s >= to_earn && s > cur_s + cfg.margin {
+                if b != cur && earns(s) && s > cur_s + cfg.margin {
                     Some(b)
                 } else if cur_s < to_keep - cfg.margin {
                     None

@@ -4,9 +4,11 @@
 //! high-water mark. The elements' models run on many threads (GStreamer's streaming
 //! threads, tract's per-face workers) with large short-lived tensors, so every start and
 //! stop of a pipeline left a few more megabytes resident that nothing used. `facedetect`
-//! trims when it stops: a pipeline cycled NULL -> PLAYING -> NULL for hours stays at what
-//! it uses. Trimming changes no setting of the host application's allocator; it only
-//! returns pages that are free.
+//! trims when it stops, which hands back what is free at the top of each arena; it does
+//! not stop the arenas multiplying, so a process that cycles the chain for hours still
+//! grows unless it limits them (`MALLOC_ARENA_MAX=2`, as face-rtsp does; see README).
+//! Trimming changes no setting of the host application's allocator; it only returns
+//! pages that are free.
 
 /// `malloc_trim(0)` where the C library is glibc; nothing elsewhere.
 pub fn trim() {

@@ -389,8 +389,7 @@ fn gallery(args: &Args) -> Result<()> {
             // for its magnitude and quality, and only at or over the quality floor.
             answer: e.map(|(face, e)| {
                 let quality = faceengine::quality::of(&face.landmarks, Some(face.score));
-                let at = threshold.at_quality(e.magnitude, quality);
-                let m = g.best_match(&e.vector, if quality >= floor { at } else { f32::INFINITY });
+                let m = g.best_match(&e.vector, threshold.for_single_check(e.magnitude, quality, floor));
                 Answer {
                     nearest: m.nearest.unwrap_or(usize::MAX - 1),
                     similarity: m.similarity,

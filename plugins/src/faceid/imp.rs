@@ -218,7 +218,12 @@ impl ObjectImpl for FaceId {
             "quality-floor" => {
                 s.quality_floor = value.get::<f64>().unwrap_or(faceengine::quality::DEFAULT_FLOOR as f64) as f32
             }
-            "min-sightings" => s.min_sightings = value.get::<u32>().unwrap_or(3).max(1),
+            "min-sightings" => {
+                s.min_sightings = value
+                    .get::<u32>()
+                    .unwrap_or(IdentityConfig::default().min_sightings)
+                    .max(1)
+            }
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -474,9 +479,8 @@ impl BaseTransformImpl for FaceId {
                     answer(gallery, a.person, a.similarity)
                 }
                 None => {
-                    let m = gallery.best_match(&e.vector, threshold.at_quality(e.magnitude, quality));
-                    let person = m.person.filter(|_| quality >= floor);
-                    answer(gallery, person, m.similarity)
+                    let m = gallery.best_match(&e.vector, threshold.for_single_check(e.magnitude, quality, floor));
+                    answer(gallery, m.person, m.similarity)
                 }
             };
         }
