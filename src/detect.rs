@@ -3,6 +3,8 @@
 pub mod mtcnn;
 pub mod yunet;
 
+use crate::rect::Rect;
+
 pub use mtcnn::Mtcnn;
 pub use yunet::{DetectorConfig, YuNet};
 
@@ -116,13 +118,7 @@ impl Face {
 
 /// Intersection over union of two (x, y, w, h) boxes.
 pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let x0 = a[0].max(b[0]);
-    let y0 = a[1].max(b[1]);
-    let x1 = (a[0] + a[2]).min(b[0] + b[2]);
-    let y1 = (a[1] + a[3]).min(b[1] + b[3]);
-    let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
-    let union = a[2] * a[3] + b[2] * b[3] - inter;
-    if union <= 0.0 { 0.0 } else { inter / union }
+    Rect::from_xywh(*a).iou(Rect::from_xywh(*b))
 }
 
 /// Greedy non-maximum suppression: highest score first, dropping any face that

@@ -16,9 +16,9 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 /// SFace's published threshold, 0.363, is for one-to-one verification (are these two
 /// photos the same person?). Naming a face is one-to-many: a stranger is compared with
 /// every enrolled image and only has to come close to one of them, so false names grow
-/// with the gallery. `face-eval gallery` on LFW (277 people, 2 images each) measured
-/// strangers left unknown at 0.687 with 0.363 and 0.989 with 0.45, for 0.994 -> 0.989
-/// of enrolled people named; the classroom video confirms it (EVALUATION.md).
+/// with the gallery. On LFW (`face-eval gallery`) 0.45 leaves far more strangers
+/// unknown than the published threshold does and names only a few fewer enrolled
+/// people; the classroom video confirms it (EVALUATION.md, "Open-set identification").
 pub const DEFAULT_THRESHOLD: f32 = 0.45;
 
 /// SFace's published one-to-one verification threshold (OpenCV Zoo, LFW).
@@ -34,21 +34,22 @@ pub const REFERENCE_GALLERY_IMAGES: usize = 24;
 
 /// How much the poor-face threshold rises each time the gallery doubles. A stranger is
 /// compared with every enrolled image, so the chance that one comes close grows with
-/// the gallery; on LFW (`face-eval gallery`, fixed thresholds 0.363 -> 0.45) each 0.02
-/// more halved the strangers given a name. Each doubling asks a little more than that
-/// (one photo at a time, as `face-eval` names them, has no track to average over).
+/// the gallery; on LFW (`face-eval gallery`, fixed thresholds from 0.363 to 0.45) each
+/// small step up halved the strangers given a name (EVALUATION.md, "Face quality").
+/// Each doubling asks a little more than such a step (one photo at a time, as
+/// `face-eval` names them, has no track to average over).
 pub const POOR_THRESHOLD_PER_DOUBLING: f32 = 0.03;
 
 /// The similarity a face needs to be named, by face quality.
 ///
 /// In a dim, blurred room every similarity drops: the right person's as much as a
-/// stranger's nearest look-alike. On the hard classroom video known people average
-/// 0.28-0.45 to their gallery photos over a tracked stretch while strangers stay under
-/// 0.30; on clear video a stranger can average 0.37 to a look-alike (0.44 on single
-/// frames) while known people sit at 0.45-0.8. One threshold cannot serve both, but the
-/// embedding's magnitude tells them apart (clear faces 12-15, poor ones 7-11), so the
-/// threshold slides from `poor` at magnitude [`POOR_MAGNITUDE`] to `clear` at
-/// [`CLEAR_MAGNITUDE`] and beyond.
+/// stranger's nearest look-alike. On the hard classroom video known people often
+/// average less to their gallery photos over a tracked stretch (strangers there less
+/// still) than a stranger can average to a look-alike on clear video, where known
+/// people sit well above both (EVALUATION.md, "Face quality"). One threshold cannot
+/// serve both, but the embedding's magnitude tells them apart (long for clear faces,
+/// short for poor ones), so the threshold slides from `poor` at magnitude
+/// [`POOR_MAGNITUDE`] to `clear` at [`CLEAR_MAGNITUDE`] and beyond.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchThreshold {
     pub clear: f32,

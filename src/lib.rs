@@ -18,8 +18,10 @@ pub mod gallery;
 pub mod identity;
 pub mod quality;
 pub mod record;
+pub mod rect;
 pub mod smoothing;
 pub mod spread;
+pub mod stream;
 pub mod tensor;
 pub mod track;
 

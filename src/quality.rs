@@ -1,8 +1,9 @@
 //! How good a face is for naming, from what the detector already says about it.
 //!
 //! A face recogniser's similarity means less the smaller and the more turned the face:
-//! at 15 pixels between the eyes SFace sees a blur of the face upscaled seven times, and
-//! a face turned half away shows one eye. Such faces are where strangers come closest
+//! at 15 pixels between the eyes SFace sees a blur of the face upscaled more than twice
+//! (its 112×112 template puts the eyes 35 pixels apart), and a face turned half away
+//! shows one eye. Such faces are where strangers come closest
 //! to someone enrolled: in the classroom videos the unenrolled bystanders in the seat
 //! photos, much smaller than the seats' own people, reach the similarity at which dim
 //! faces are named (EVALUATION.md, "One person, one box, one right name"). `faceid` lets a face earn a name

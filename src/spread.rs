@@ -1,8 +1,8 @@
 //! A frame's faces as one model call each, spread over threads: how tract runs the face
-//! models fastest. Its convolutions run SFace and the emotion net faster at batch 1 than
-//! batched (on one core: SFace 25 ms/face alone vs 32 in a batch of 3; emotion-fer48
-//! 7.7 vs 10.0 ms/face in a batch of 8), a batch-1 plan is compiled once instead of
-//! once per face count, and one plan serves every thread (each run has its own state).
+//! models fastest. Its convolutions run SFace and the emotion net faster per face at
+//! batch 1 than batched (on one core; BENCHMARKS.md, "Batching"), a batch-1 plan is
+//! compiled once instead of once per face count, and one plan serves every thread (each
+//! run has its own state).
 
 use crate::backend::Backend;
 use crate::tensor::Tensor;

@@ -33,6 +33,7 @@
 
 use crate::detect::{Face, iou};
 use crate::frame::FrameView;
+use crate::rect::Rect;
 
 /// Side of the grey thumbnail that stands for a face's appearance.
 const THUMB: usize = 16;
@@ -97,9 +98,9 @@ impl Default for TrackerConfig {
             centre_gate: 0.5,
             // Two seconds at 25 fps: a hand in front of a face, or a dim stretch, lasts
             // that long, and a face found again in that time keeps its id. On the hard
-            // classroom videos (faces covered a tenth of the time) 50 frames against
-            // 15: 0.9488 identification accuracy both, 0.8903 against 0.8890 on the
-            // held-out seed.
+            // classroom videos (faces covered a tenth of the time) holding a track this
+            // long costs no identification accuracy against a much shorter hold, on
+            // either seed (scripts/classroom-score.sh --hard [--seed 2]).
             max_lost: 50,
             cut_correlation: 0.5,
             new_track_score: 0.0,
@@ -157,8 +158,9 @@ impl Track {
     }
 }
 
+/// `[cx, cy, w, h]` of an `[x, y, w, h]` box.
 fn centre_size(b: &[f32; 4]) -> [f32; 4] {
-    [b[0] + b[2] / 2.0, b[1] + b[3] / 2.0, b[2], b[3]]
+    Rect::from_xywh(*b).centre_size()
 }
 
 /// A matched detection's box with its size averaged with the track's prediction.
@@ -166,18 +168,18 @@ fn centre_size(b: &[f32; 4]) -> [f32; 4] {
 /// A detector's box for the same face changes size by several percent from frame to
 /// frame on blur, noise and compression. Half of that jitter goes, so drawn boxes keep
 /// still and two faces of nearly one size keep their order (anything that reads "the
-/// largest face" in a place stops alternating between them; on the hard classroom
-/// videos, 36 → 32 and 86 → 70 label changes a minute by the scorer's count). The
-/// centre stays the detection's, and the prediction already carries the size's trend,
-/// so a face moving or growing is not held back.
+/// largest face" in a place stops alternating between them: fewer label changes on
+/// the hard classroom videos by the scorer's count, scripts/classroom-score.sh --hard).
+/// The centre stays the detection's, and the prediction already carries the size's
+/// trend, so a face moving or growing is not held back.
 fn steady_size(detected: &[f32; 4], predicted: &[f32; 4]) -> [f32; 4] {
     let (d, p) = (centre_size(detected), centre_size(predicted));
-    corner_box(&[d[0], d[1], 0.5 * (d[2] + p[2]), 0.5 * (d[3] + p[3])])
+    xywh_of(&[d[0], d[1], 0.5 * (d[2] + p[2]), 0.5 * (d[3] + p[3])])
 }
 
 /// The inverse of [`centre_size`]: the box `[x, y, w, h]`.
-fn corner_box(c: &[f32; 4]) -> [f32; 4] {
-    [c[0] - c[2] / 2.0, c[1] - c[3] / 2.0, c[2], c[3]]
+fn xywh_of(c: &[f32; 4]) -> [f32; 4] {
+    Rect::from_centre_size(*c).xywh()
 }
 
 /// `face` moved and scaled so that its box becomes `to` (landmarks follow the box).
@@ -186,11 +188,52 @@ fn move_face(face: &Face, to: [f32; 4]) -> Face {
     let sx = if from[2] > 0.0 { to[2] / from[2] } else { 1.0 };
     let sy = if from[3] > 0.0 { to[3] / from[3] } else { 1.0 };
     let mut out = face.clone();
-    out.bbox = corner_box(&to);
+    out.bbox = xywh_of(&to);
     for p in &mut out.landmarks {
         *p = [to[0] + (p[0] - from[0]) * sx, to[1] + (p[1] - from[1]) * sy];
     }
     out
+}
+
+/// Overlap a track gives up, when matched, per detection frame it has been lost: a
+/// track seen on the last detection frame beats a lost one in the same place.
+const LOST_OVERLAP_PENALTY: f32 = 0.05;
+
+/// Matching by centre distance: widths may differ by this factor at most.
+const MAX_WIDTH_RATIO: f32 = 1.5;
+
+/// A track's velocity is multiplied by this on each detection frame it is not seen.
+const UNSEEN_SLOWDOWN: f32 = 0.5;
+
+/// Share of a track's velocity kept when a detection measures a new one.
+const VELOCITY_MEMORY: f32 = 0.5;
+
+/// A greedy one-to-one assignment of detections to tracks.
+struct Matching {
+    /// The track each detection continues.
+    owner: Vec<Option<usize>>,
+    /// Tracks already given a detection.
+    taken: Vec<bool>,
+}
+
+impl Matching {
+    fn new(detections: usize, tracks: usize) -> Self {
+        Self {
+            owner: vec![None; detections],
+            taken: vec![false; tracks],
+        }
+    }
+
+    /// Takes the `(key, detection, track)` pairs in order, each where neither side is
+    /// matched yet.
+    fn take(&mut self, pairs: &[(f32, usize, usize)]) {
+        for &(_, d, t) in pairs {
+            if self.owner[d].is_none() && !self.taken[t] {
+                self.owner[d] = Some(t);
+                self.taken[t] = true;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -236,7 +279,7 @@ impl Tracker {
         let cut = self.cfg.cut_correlation;
         let mut stale = false;
         for t in self.tracks.iter_mut().filter(|t| t.shown) {
-            if t.still_looks_alike(frame, &corner_box(&t.next_centre_size()), cut) != Some(false) {
+            if t.still_looks_alike(frame, &xywh_of(&t.next_centre_size()), cut) != Some(false) {
                 continue;
             }
             if t.lost == 0 {
@@ -256,14 +299,14 @@ impl Tracker {
     ///
     /// Faces no longer reported (their place shows something else) are not expected:
     /// on the hard classroom video, looking where every kept track predicts its face
-    /// took ten times the closer looks for 0.002 more accuracy and more label changes
-    /// (0.9506 with 32 a minute against 0.9488 with 30), and on the arcade clip it looked
-    /// five times a frame where people had turned or walked away.
+    /// took many times the closer looks for next to no gain in accuracy and more label
+    /// changes, and on the arcade clip it looked several times a frame where people had
+    /// turned or walked away.
     pub fn expected_boxes(&self) -> Vec<[f32; 4]> {
         self.tracks
             .iter()
             .filter(|t| t.shown || t.overlapped)
-            .map(|t| corner_box(&t.next_centre_size()))
+            .map(|t| xywh_of(&t.next_centre_size()))
             .collect()
     }
 
@@ -348,13 +391,28 @@ impl Tracker {
     /// another face in the same place starts a new track.
     pub fn update_with_appearance(&mut self, faces: Vec<Face>, appearances: Vec<Option<Appearance>>) -> Vec<Tracked> {
         self.advance();
+        let owner = self.match_detections(&faces, &appearances);
+        self.note_unmatched(&owner);
+        let out = self.apply_detections(faces, appearances, &owner);
+        // Frames, but never less than one missed detection: with a detection interval
+        // longer than max_lost a single miss must not end a track.
+        let max_lost = self.cfg.max_lost;
+        self.tracks.retain(|t| t.lost <= 1 || t.since_detection <= max_lost);
+        out
+    }
+
+    /// Which track each detection continues (`None`: a new face), in two greedy passes:
+    /// by overlap with the predicted boxes, then, for what is left, by centre distance
+    /// (fast motion, long intervals). In both, confident detections choose first
+    /// (ByteTrack's order), and no pair is made across a cut (another look).
+    fn match_detections(&self, faces: &[Face], appearances: &[Option<Appearance>]) -> Vec<Option<usize>> {
         let cut = self.cfg.cut_correlation;
         let same_look = |tr: &Track, d: usize| match (&tr.appearance, appearances.get(d).and_then(Option::as_ref)) {
             (Some(a), Some(b)) => a.correlation(b) >= cut,
             _ => true,
         };
-        let mut owner: Vec<Option<usize>> = vec![None; faces.len()];
-        let mut taken = vec![false; self.tracks.len()];
+        let strong = |d: usize| faces[d].score >= self.cfg.new_track_score;
+        let mut m = Matching::new(faces.len(), self.tracks.len());
         // Pass 1: overlap of the predicted box, best first.
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (d, f) in faces.iter().enumerate() {
@@ -363,51 +421,57 @@ impl Tracker {
                 if v >= self.cfg.iou_threshold && same_look(tr, d) {
                     // A track seen on the last detection frame beats a lost one in the
                     // same place.
-                    pairs.push((v - 0.05 * tr.lost as f32, d, t));
+                    pairs.push((v - LOST_OVERLAP_PENALTY * tr.lost as f32, d, t));
                 }
             }
         }
-        // Confident detections choose first (ByteTrack's order), then by overlap.
-        let strong = |d: usize| faces[d].score >= self.cfg.new_track_score;
         pairs.sort_by(|a, b| strong(b.1).cmp(&strong(a.1)).then(b.0.total_cmp(&a.0)));
-        for (_, d, t) in pairs {
-            if owner[d].is_none() && !taken[t] {
-                owner[d] = Some(t);
-                taken[t] = true;
-            }
-        }
+        m.take(&pairs);
         // Pass 2: centre distance relative to the face size, closest first.
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (d, f) in faces.iter().enumerate().filter(|(d, _)| owner[*d].is_none()) {
+        for (d, f) in faces.iter().enumerate().filter(|(d, _)| m.owner[*d].is_none()) {
             let a = centre_size(&f.bbox);
-            for (t, tr) in self.tracks.iter().enumerate().filter(|(t, _)| !taken[*t]) {
+            for (t, tr) in self.tracks.iter().enumerate().filter(|(t, _)| !m.taken[*t]) {
                 let b = centre_size(&tr.face.bbox);
                 let size = a[2].max(a[3]).max(b[2].max(b[3])).max(1.0);
                 let dist = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt() / size;
-                // Similar sizes only: a face twice the size is someone else.
+                // Similar sizes only: a face much larger is someone else.
                 let ratio = (a[2] / b[2].max(1.0)).max(b[2] / a[2].max(1.0));
-                if dist <= self.cfg.centre_gate && ratio < 1.5 && same_look(tr, d) {
+                if dist <= self.cfg.centre_gate && ratio < MAX_WIDTH_RATIO && same_look(tr, d) {
                     pairs.push((dist, d, t));
                 }
             }
         }
         pairs.sort_by(|a, b| strong(b.1).cmp(&strong(a.1)).then(a.0.total_cmp(&b.0)));
-        for (_, d, t) in pairs {
-            if owner[d].is_none() && !taken[t] {
-                owner[d] = Some(t);
-                taken[t] = true;
-            }
-        }
+        m.take(&pairs);
+        m.owner
+    }
 
+    /// Tracks no detection continued are lost one more detection frame.
+    fn note_unmatched(&mut self, owner: &[Option<usize>]) {
+        let mut taken = vec![false; self.tracks.len()];
+        for &t in owner.iter().flatten() {
+            taken[t] = true;
+        }
         for (t, tr) in self.tracks.iter_mut().enumerate() {
             tr.shown = taken[t];
             tr.overlapped = false;
             if !taken[t] {
                 tr.lost += 1;
                 // A face that is not seen slows down rather than flying off.
-                tr.velocity = tr.velocity.map(|v| v * 0.5);
+                tr.velocity = tr.velocity.map(|v| v * UNSEEN_SLOWDOWN);
             }
         }
+    }
+
+    /// Moves each matched track to its detection and starts a track for each new
+    /// confident face; returns the faces with their ids, in the detections' order.
+    fn apply_detections(
+        &mut self,
+        faces: Vec<Face>,
+        appearances: Vec<Option<Appearance>>,
+        owner: &[Option<usize>],
+    ) -> Vec<Tracked> {
         let mut out = Vec::with_capacity(faces.len());
         for (d, (mut face, look)) in faces.into_iter().zip(appearances).enumerate() {
             let id = match owner[d] {
@@ -420,7 +484,7 @@ impl Tracker {
                     let n = tr.since_detection.max(1) as f32;
                     for k in 0..4 {
                         let measured = (new[k] - old[k]) / n;
-                        tr.velocity[k] = 0.5 * tr.velocity[k] + 0.5 * measured;
+                        tr.velocity[k] = VELOCITY_MEMORY * tr.velocity[k] + (1.0 - VELOCITY_MEMORY) * measured;
                     }
                     tr.last_detection = face.clone();
                     face.bbox = steady_size(&face.bbox, &tr.face.bbox);
@@ -454,10 +518,6 @@ impl Tracker {
                 detected: true,
             });
         }
-        // Frames, but never less than one missed detection: with a detection interval
-        // longer than max_lost a single miss must not end a track.
-        let max_lost = self.cfg.max_lost;
-        self.tracks.retain(|t| t.lost <= 1 || t.since_detection <= max_lost);
         out
     }
 

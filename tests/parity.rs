@@ -32,13 +32,9 @@ fn tensor(dir: &Path, spec: &serde_json::Value) -> (String, Tensor) {
     )
 }
 
-/// Whether the ONNX Runtime checks should run here.
+/// Whether the ONNX Runtime checks run here (see `common::onnxruntime_library`).
 fn onnxruntime_wanted() -> bool {
-    let wanted = std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty());
-    if !wanted {
-        eprintln!("ORT_DYLIB_PATH is not set: ONNX Runtime parity not checked in this run");
-    }
-    wanted
+    common::onnxruntime_library().is_some()
 }
 
 fn check_fixture(name: &str, kind: BackendKind) {

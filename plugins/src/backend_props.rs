@@ -70,7 +70,8 @@ pub fn properties(what: &str) -> Vec<glib::ParamSpec> {
             .build(),
         glib::ParamSpecString::builder("backend-in-use")
             .nick("Backend in use")
-            .blurb("The backend running the model since the element started, and why it was chosen")
+            .blurb("The backend running the model since the element started, and why it was chosen (empty before)")
+            .default_value(Some(""))
             .read_only()
             .build(),
         glib::ParamSpecString::builder("onnxruntime-library")
@@ -126,8 +127,7 @@ pub fn properties(what: &str) -> Vec<glib::ParamSpec> {
 fn path(value: &glib::Value) -> Option<PathBuf> {
     value
         .get::<Option<String>>()
-        .ok()
-        .flatten()
+        .expect("type checked upstream")
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
 }
@@ -135,15 +135,16 @@ fn path(value: &glib::Value) -> Option<PathBuf> {
 impl BackendSettings {
     /// Sets one of this module's properties; false when `name` is not one of them.
     pub fn set(&mut self, name: &str, value: &glib::Value) -> bool {
+        // GObject has checked each value's type and range against its ParamSpec.
         let trt = &mut self.options.tensorrt;
         match name {
-            "backend" => self.options.choice = value.get::<Backend>().unwrap_or_default().into(),
+            "backend" => self.options.choice = value.get::<Backend>().expect("type checked upstream").into(),
             "onnxruntime-library" => self.options.onnxruntime_library = path(value),
             "engine" => trt.engine = path(value),
             "engine-cache" => trt.cache_dir = path(value),
-            "fp16" => trt.fp16 = value.get().unwrap_or(true),
-            "dla-core" => trt.dla_core = value.get::<i32>().ok().and_then(|c| u32::try_from(c).ok()),
-            "max-batch" => trt.max_batch = value.get::<u32>().map_or(16, |b| b.max(1) as usize),
+            "fp16" => trt.fp16 = value.get().expect("type checked upstream"),
+            "dla-core" => trt.dla_core = u32::try_from(value.get::<i32>().expect("type checked upstream")).ok(),
+            "max-batch" => trt.max_batch = value.get::<u32>().expect("type checked upstream") as usize,
             _ => return false,
         }
         true

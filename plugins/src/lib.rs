@@ -15,6 +15,7 @@ mod faceid;
 mod facejson;
 pub mod memory;
 pub mod meta;
+pub mod offline;
 pub mod source;
 pub mod video;
 

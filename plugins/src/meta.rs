@@ -7,7 +7,7 @@
 
 use faceengine::Face;
 use faceengine::emotion::Emotion;
-use faceengine::record::{EmotionRecord, FaceRecord, IdentityRecord};
+use faceengine::stream;
 use gst_video::VideoRegionOfInterestMeta;
 
 pub const ROI_TYPE: &str = "face";
@@ -16,31 +16,11 @@ pub const OBJECT_ID: &str = "object_id";
 pub const FACE_ID: &str = "face-id";
 pub const EMOTION: &str = "emotion";
 
-/// A face as the downstream elements see it, read back from its meta.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FaceInfo {
-    /// Box in frame pixels (from the normalised detection box when present, which keeps
-    /// sub-pixel precision; otherwise from the integer ROI rectangle).
-    pub bbox: [f32; 4],
-    pub confidence: Option<f64>,
-    pub landmarks: Option<[[f32; 2]; 5]>,
-    pub track_id: Option<u64>,
-    /// With a track: whether the detector saw the face on this frame (`false`: its track
-    /// carried it, between detections or while the detector missed it).
-    pub detected: Option<bool>,
-    /// Name, gallery index (-1 unknown), similarity.
-    pub identity: Option<(String, i32, f64)>,
-    pub emotion: Option<EmotionInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct EmotionInfo {
-    pub label: String,
-    pub label_id: i32,
-    pub confidence: f64,
-    pub labels: Vec<String>,
-    pub scores: Vec<f64>,
-}
+/// What a face's metadata says of its track.
+pub use faceengine::stream::detection::TrackMark;
+/// A face as the downstream elements see it, read back from its meta (the engine's
+/// [`faceengine::stream::StreamFace`], which its analysers take).
+pub use faceengine::stream::{EmotionInfo, StreamFace as FaceInfo};
 
 fn f64s(s: &gst::StructureRef, field: &str) -> Option<Vec<f64>> {
     let arr = s.get::<gst::Array>(field).ok()?;
@@ -50,13 +30,6 @@ fn f64s(s: &gst::StructureRef, field: &str) -> Option<Vec<f64>> {
 fn strings(s: &gst::StructureRef, field: &str) -> Option<Vec<String>> {
     let arr = s.get::<gst::Array>(field).ok()?;
     arr.iter().map(|v| v.get::<String>().ok()).collect()
-}
-
-/// A face's track: its id, and whether the detector saw the face on this frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrackMark {
-    pub id: u64,
-    pub detected: bool,
 }
 
 /// Adds one face meta with its `detection` parameters (and `object_id` when tracked); the
@@ -69,12 +42,8 @@ pub fn add_face(
     model_name: &str,
     track: Option<TrackMark>,
 ) {
-    let (w, h) = (width as f32, height as f32);
-    let [x, y, bw, bh] = face.bbox;
-    let x0 = x.clamp(0.0, w);
-    let y0 = y.clamp(0.0, h);
-    let x1 = (x + bw).clamp(0.0, w);
-    let y1 = (y + bh).clamp(0.0, h);
+    let [x0, y0, x1, y1] = stream::clamped_corners(&face.bbox, width, height);
+    let [x_min, y_min, x_max, y_max] = stream::normalised_corners(&face.bbox, width, height);
     let rect = (
         x0.round() as u32,
         y0.round() as u32,
@@ -89,10 +58,10 @@ pub fn add_face(
             .field("label", "face")
             .field("label_id", 0i32)
             .field("confidence", face.score as f64)
-            .field("x_min", (x0 / w) as f64)
-            .field("y_min", (y0 / h) as f64)
-            .field("x_max", (x1 / w) as f64)
-            .field("y_max", (y1 / h) as f64)
+            .field("x_min", x_min)
+            .field("y_min", y_min)
+            .field("x_max", x_max)
+            .field("y_max", y_max)
             .field("landmarks", landmarks)
             .field("model_name", model_name)
             .build(),
@@ -127,13 +96,7 @@ fn read_face(m: &VideoRegionOfInterestMeta, width: u32, height: u32) -> FaceInfo
     if let Some(d) = m.param(DETECTION) {
         let get = |f: &str| d.get::<f64>(f).ok();
         if let (Some(x0), Some(y0), Some(x1), Some(y1)) = (get("x_min"), get("y_min"), get("x_max"), get("y_max")) {
-            let (w, h) = (width as f64, height as f64);
-            info.bbox = [
-                (x0 * w) as f32,
-                (y0 * h) as f32,
-                ((x1 - x0) * w) as f32,
-                ((y1 - y0) * h) as f32,
-            ];
+            info.bbox = stream::from_normalised([x0, y0, x1, y1], width, height);
         }
         info.confidence = get("confidence");
         if let Some(v) = f64s(d, "landmarks").filter(|v| v.len() == 10) {
@@ -211,32 +174,4 @@ pub fn emotion_params(e: &Emotion, model_name: &str) -> gst::Structure {
         .field("attribute_name", "emotion")
         .field("model_name", model_name)
         .build()
-}
-
-impl FaceInfo {
-    /// The JSON-lines form of this face (docs/metadata.md).
-    pub fn to_record(&self) -> FaceRecord {
-        let r = |v: f32| ((v as f64) * 100.0).round() / 100.0;
-        FaceRecord {
-            bbox: self.bbox.map(r),
-            confidence: self.confidence.map(|c| (c * 10000.0).round() / 10000.0),
-            landmarks: self.landmarks.map(|lm| lm.iter().map(|p| [r(p[0]), r(p[1])]).collect()),
-            track_id: self.track_id,
-            detected: self.detected,
-            identity: self.identity.as_ref().map(|(name, _, sim)| IdentityRecord {
-                name: name.clone(),
-                similarity: (sim * 10000.0).round() / 10000.0,
-            }),
-            emotion: self.emotion.as_ref().map(|e| EmotionRecord {
-                label: e.label.clone(),
-                confidence: (e.confidence * 10000.0).round() / 10000.0,
-                scores: e
-                    .labels
-                    .iter()
-                    .cloned()
-                    .zip(e.scores.iter().map(|s| (s * 10000.0).round() / 10000.0))
-                    .collect(),
-            }),
-        }
-    }
 }

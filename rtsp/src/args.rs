@@ -1,48 +1,108 @@
-//! Command-line flags, parsed by hand (no argument-parsing crate for a dozen flags).
+//! Command-line flags (clap), and the checks clap cannot make alone.
 //!
-//! Every mistake a user can make on the command line comes back as a [`UsageError`]
-//! naming the flag and the value, which `main` prints and turns into exit code 2.
+//! A mistake clap sees (an unknown flag, a value that is not a number, a bad size) comes
+//! back as its own error; one that needs the whole command line or the file system (a
+//! missing file, two cameras of one name) as a [`UsageError`] naming the flag and the
+//! value. `main` prints either and turns it into exit code 2.
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const USAGE: &str = "usage: face-rtsp (--input [NAME=]SRC | --launch [NAME=]LINE)... [options]
-
-  --input [NAME=]SRC   a camera: a video file (paced at its own frame rate), a V4L2 device, or an
-                       RTSP URL; repeat with a NAME for each camera (served at /NAME)
-  --launch [NAME=]LINE a camera given as a launch line that ends in raw video (e.g.
-                       \"nvarguscamerasrc ! nvvidconv\"), supervised like --input
-  --address ADDR       address to listen on (default 0.0.0.0)
-  --port N             port to listen on (default 8554; 0 = any free port, printed at start)
-  --path /P            mount point of a single unnamed camera (default /faces)
-  --gallery DIR|FILE   faceid's gallery: a folder of <Name>/*.jpg|png or a face-enrol file
-  --detect-opts S      prop=value pairs appended to facedetect (e.g. \"interval=1 working-size=960\")
-  --id-opts S          ... to faceid
-  --emotion-opts S     ... to faceemotion
-  --annotate-opts S    ... to faceannotate
-  --json PATTERN       write each camera's face events (facejson) to PATTERN, {source} replaced
-                       by the camera's name (e.g. out/{source}.jsonl; - = standard output)
-  --json-mode M        events (default), frames or both
-  --source-timeout S   seconds without a frame after which a camera counts as lost (default 5)
-  --loop               file inputs start again at their end (default: a file plays once)
-  --size WxH           scale every camera to this size before the analysis
-  --encoder E          auto (default), x264, nvv4l2, va, vaapi or v4l2
-  --bitrate KBPS       H.264 bitrate in kbit/s (default 2000)
-  --keyframe-interval N  frames between keyframes (default 30: late joiners start within ~1 s)
-  --rtsp-latency MS    jitterbuffer of an rtsp:// input, in ms (default 200)
-  --stats S            print each camera's frame rates and the process's memory every S seconds
-                       (default 60; 0 = never)
-  --stamp              write the wall-clock time into each source frame (for face-rtsp-probe)
-  --no-check           do not wait at start-up for the first frame of files, devices and launch lines
-  --help               this text
-
-A camera that fails (an error, an end of stream, no frame for --source-timeout) is
+const AFTER_HELP: &str = "A camera that fails (an error, an end of stream, no frame for --source-timeout) is
 reconnected for ever, 1 s after the failure and then at doubling intervals up to 30 s;
 meanwhile its viewers get the last frame under a \"no signal\" banner at the stream's rate.
 Prints `serving rtsp://ADDRESS:PORT/PATH` on standard output for each camera once listening.
 Exit status: 0 after SIGINT/SIGTERM or once every (unlooped) file has ended, 1 when the
 analysis or a file, device or launch line cannot start, 2 on a bad flag.";
+
+/// The command line as clap reads it; [`parse`] checks the rest and builds [`Options`].
+#[derive(Parser, Debug)]
+#[command(
+    name = "face-rtsp",
+    about = "Serves cameras over RTSP with every face boxed, named and labelled",
+    override_usage = "face-rtsp (--input [NAME=]SRC | --launch [NAME=]LINE)... [OPTIONS]",
+    after_help = AFTER_HELP,
+    args_override_self = true,
+    // `--stats -1` is a bad value of --stats, not an unknown flag -1.
+    allow_negative_numbers = true
+)]
+struct Cli {
+    /// A camera: a video file (paced at its own rate), a V4L2 device or an RTSP URL; repeat with NAME= for several (served at /NAME)
+    #[arg(long, value_name = "[NAME=]SRC")]
+    input: Vec<String>,
+    /// A camera given as a launch line that ends in raw video (e.g. "nvarguscamerasrc ! nvvidconv"), supervised like --input
+    #[arg(long, value_name = "[NAME=]LINE")]
+    launch: Vec<String>,
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = address)]
+    address: String,
+    /// Port to listen on (0 = any free port, printed at start)
+    #[arg(long, value_name = "N", default_value_t = 8554)]
+    port: u16,
+    /// Mount point of a single unnamed camera (named cameras are served at /NAME)
+    #[arg(long, value_name = "/P", default_value = "/faces", value_parser = mount_point)]
+    path: String,
+    /// faceid's gallery: a folder of <Name>/*.jpg|png or a face-enrol file
+    #[arg(long, value_name = "DIR|FILE", value_parser = gallery)]
+    gallery: Option<PathBuf>,
+    /// prop=value pairs appended to facedetect (e.g. "interval=1 working-size=960")
+    #[arg(long, value_name = "S", default_value = "")]
+    detect_opts: String,
+    /// prop=value pairs appended to faceid
+    #[arg(long, value_name = "S", default_value = "")]
+    id_opts: String,
+    /// prop=value pairs appended to faceemotion
+    #[arg(long, value_name = "S", default_value = "")]
+    emotion_opts: String,
+    /// prop=value pairs appended to faceannotate
+    #[arg(long, value_name = "S", default_value = "")]
+    annotate_opts: String,
+    /// Write each camera's face events (facejson) to PATTERN, {source} replaced by the camera's name (e.g. out/{source}.jsonl; - = standard output)
+    #[arg(long, value_name = "PATTERN", value_parser = json_file)]
+    json: Option<String>,
+    /// What --json writes
+    #[arg(long, value_name = "M", default_value_t = JsonMode::default())]
+    json_mode: JsonMode,
+    /// Seconds without a frame after which a camera counts as lost
+    #[arg(long, value_name = "S", default_value = "5", value_parser = source_timeout)]
+    source_timeout: Duration,
+    /// File inputs start again at their end (default: a file plays once)
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Scale every camera to this size before the analysis
+    #[arg(long, value_name = "WxH", value_parser = size)]
+    size: Option<(u32, u32)>,
+    /// H.264 encoder: auto, x264, nvv4l2, va, vaapi or v4l2
+    #[arg(long, value_name = "E", default_value = "auto")]
+    encoder: String,
+    /// H.264 bitrate in kbit/s
+    #[arg(long, value_name = "KBPS", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    bitrate: u32,
+    /// Frames between keyframes (late joiners start within about one interval)
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    keyframe_interval: u32,
+    /// Jitterbuffer of an rtsp:// input, in ms
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    rtsp_latency: u32,
+    /// Print each camera's frame rates and the process's memory every S seconds (0 = never)
+    #[arg(long, value_name = "S", default_value = "60", value_parser = seconds)]
+    stats: Duration,
+    /// Write the wall-clock time into each source frame (for face-rtsp-probe)
+    #[arg(long)]
+    stamp: bool,
+    /// Do not wait at start-up for the first frame of files, devices and launch lines
+    #[arg(long)]
+    no_check: bool,
+}
+
+/// The `--help` text.
+pub fn help() -> String {
+    Cli::command().render_help().to_string()
+}
 
 /// What a camera's frames come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +179,8 @@ pub struct Camera {
     pub source: Source,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// facejson's `mode`: `--json-mode events|frames|both`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum JsonMode {
     #[default]
     Events,
@@ -135,6 +196,12 @@ impl JsonMode {
             Self::Frames => "frames",
             Self::Both => "both",
         }
+    }
+}
+
+impl fmt::Display for JsonMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.nick())
     }
 }
 
@@ -206,33 +273,114 @@ pub enum Command {
     Help,
 }
 
-fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, UsageError> {
-    value
-        .parse()
-        .map_err(|_| UsageError::new(flag, Some(value), "not a valid number"))
+/// A command line refused: by clap (its own message, with the usage), or by the checks
+/// after it.
+#[derive(Debug)]
+pub enum Error {
+    Clap(clap::Error),
+    Usage(UsageError),
 }
 
-fn seconds(flag: &str, value: &str) -> Result<Duration, UsageError> {
-    let s: f64 = number(flag, value)?;
+impl Error {
+    /// The flag the mistake is about (`--port`), where there is one.
+    pub fn flag(&self) -> Option<String> {
+        match self {
+            Error::Usage(e) => Some(e.flag.clone()),
+            // clap names the argument with its value name: `--port <N>`.
+            Error::Clap(e) => match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::String(s)) => s.split_whitespace().next().map(str::to_string),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Clap(e) => write!(f, "{e}"),
+            Error::Usage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e)
+    }
+}
+
+impl From<clap::Error> for Error {
+    fn from(e: clap::Error) -> Self {
+        Error::Clap(e)
+    }
+}
+
+fn number<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| "not a valid number".to_string())
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    let s: f64 = number(value)?;
     if !(0.0..=86_400.0).contains(&s) {
-        return Err(UsageError::new(flag, Some(value), "expected seconds, 0 to 86400"));
+        return Err("expected seconds, 0 to 86400".into());
     }
     Ok(Duration::from_secs_f64(s))
 }
 
-fn size(flag: &str, value: &str) -> Result<(u32, u32), UsageError> {
-    let bad = || UsageError::new(flag, Some(value), "expected WIDTHxHEIGHT, e.g. 1280x720");
+fn source_timeout(value: &str) -> Result<Duration, String> {
+    let d = seconds(value)?;
+    if d < Duration::from_millis(100) {
+        return Err("must be at least 0.1 s".into());
+    }
+    Ok(d)
+}
+
+fn size(value: &str) -> Result<(u32, u32), String> {
+    let bad = || "expected WIDTHxHEIGHT, e.g. 1280x720".to_string();
     let (w, h) = value.split_once('x').ok_or_else(bad)?;
     let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
     // I420 needs even sizes; 16 px is the smallest frame a model could use anyway.
     if w < 16 || h < 16 || w % 2 == 1 || h % 2 == 1 {
-        return Err(UsageError::new(
-            flag,
-            Some(value),
-            "width and height must be even and at least 16",
-        ));
+        return Err("width and height must be even and at least 16".into());
     }
     Ok((w, h))
+}
+
+fn address(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("empty address".into());
+    }
+    Ok(value.to_string())
+}
+
+fn mount_point(value: &str) -> Result<String, String> {
+    let p = if value.starts_with('/') {
+        value.to_string()
+    } else {
+        format!("/{value}")
+    };
+    if p.len() < 2 || p.contains(char::is_whitespace) {
+        return Err("expected a mount point such as /faces".into());
+    }
+    Ok(p)
+}
+
+fn gallery(value: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(value);
+    if !p.exists() {
+        return Err("no such file or folder".into());
+    }
+    Ok(p)
+}
+
+fn json_file(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("empty file name".into());
+    }
+    Ok(value.to_string())
 }
 
 fn input(value: &str) -> Result<Input, UsageError> {
@@ -282,143 +430,65 @@ fn named(value: &str) -> (Option<&str>, &str) {
 }
 
 /// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
-    let mut it = args.into_iter();
-    let mut sources: Vec<(&'static str, Option<String>, Source)> = Vec::new();
-    let mut path: Option<String> = None;
-    let mut o = Options {
-        cameras: Vec::new(),
-        address: "0.0.0.0".into(),
-        port: 8554,
-        gallery: None,
-        detect_opts: String::new(),
-        id_opts: String::new(),
-        emotion_opts: String::new(),
-        annotate_opts: String::new(),
-        json: None,
-        json_mode: JsonMode::default(),
-        source_timeout: Duration::from_secs(5),
-        looping: false,
-        size: None,
-        encoder: "auto".into(),
-        bitrate_kbps: 2000,
-        keyframe_interval: 30,
-        rtsp_latency_ms: 200,
-        stats: Some(Duration::from_secs(60)),
-        stamp: false,
-        check: true,
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, Error> {
+    let argv = std::iter::once("face-rtsp".to_string()).chain(args);
+    let mut matches = match Cli::command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::DisplayHelp => return Ok(Command::Help),
+        Err(e) => return Err(e.into()),
     };
-    while let Some(arg) = it.next() {
-        // `--flag=value` is accepted as well as `--flag value`.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(Command::Help),
-            "--loop" => o.looping = true,
-            "--stamp" => o.stamp = true,
-            "--no-check" => o.check = false,
-            f if f.starts_with("--") => {
-                let value = match inline {
-                    Some(v) => v,
-                    None => it.next().ok_or_else(|| UsageError::new(f, None, "needs a value"))?,
-                };
-                let v = value.as_str();
-                match f {
-                    "--input" => {
-                        let (name, src) = named(v);
-                        sources.push(("--input", name.map(str::to_string), Source::Input(input(src)?)));
-                    }
-                    "--launch" => {
-                        let (name, line) = named(v);
-                        if line.trim().is_empty() {
-                            return Err(UsageError::new(f, Some(v), "empty launch line"));
-                        }
-                        sources.push(("--launch", name.map(str::to_string), Source::Launch(line.to_string())));
-                    }
-                    "--address" => {
-                        if v.is_empty() {
-                            return Err(UsageError::new(f, Some(v), "empty address"));
-                        }
-                        o.address = v.to_string();
-                    }
-                    "--port" => o.port = number(f, v)?,
-                    "--path" => {
-                        let p = if v.starts_with('/') {
-                            v.to_string()
-                        } else {
-                            format!("/{v}")
-                        };
-                        if p.len() < 2 || p.contains(char::is_whitespace) {
-                            return Err(UsageError::new(f, Some(v), "expected a mount point such as /faces"));
-                        }
-                        path = Some(p);
-                    }
-                    "--gallery" => {
-                        let p = PathBuf::from(v);
-                        if !p.exists() {
-                            return Err(UsageError::new(f, Some(v), "no such file or folder"));
-                        }
-                        o.gallery = Some(p);
-                    }
-                    "--detect-opts" => o.detect_opts = v.to_string(),
-                    "--id-opts" => o.id_opts = v.to_string(),
-                    "--emotion-opts" => o.emotion_opts = v.to_string(),
-                    "--annotate-opts" => o.annotate_opts = v.to_string(),
-                    "--json" => {
-                        if v.is_empty() {
-                            return Err(UsageError::new(f, Some(v), "empty file name"));
-                        }
-                        o.json = Some(v.to_string());
-                    }
-                    "--json-mode" => {
-                        o.json_mode = match v {
-                            "events" => JsonMode::Events,
-                            "frames" => JsonMode::Frames,
-                            "both" => JsonMode::Both,
-                            _ => return Err(UsageError::new(f, Some(v), "expected events, frames or both")),
-                        }
-                    }
-                    "--source-timeout" => {
-                        o.source_timeout = seconds(f, v)?;
-                        if o.source_timeout < Duration::from_millis(100) {
-                            return Err(UsageError::new(f, Some(v), "must be at least 0.1 s"));
-                        }
-                    }
-                    "--stats" => {
-                        let d = seconds(f, v)?;
-                        o.stats = (!d.is_zero()).then_some(d);
-                    }
-                    "--size" => o.size = Some(size(f, v)?),
-                    "--encoder" => o.encoder = v.to_string(),
-                    "--bitrate" => {
-                        o.bitrate_kbps = number(f, v)?;
-                        if o.bitrate_kbps == 0 {
-                            return Err(UsageError::new(f, Some(v), "must be above 0"));
-                        }
-                    }
-                    "--keyframe-interval" => {
-                        o.keyframe_interval = number(f, v)?;
-                        if o.keyframe_interval == 0 {
-                            return Err(UsageError::new(f, Some(v), "must be above 0"));
-                        }
-                    }
-                    "--rtsp-latency" => o.rtsp_latency_ms = number(f, v)?,
-                    _ => return Err(UsageError::new(f, None, "unknown flag (see --help)")),
-                }
+    // Where each --input and --launch stood: the cameras keep the command line's order.
+    let at = |id: &str| -> Vec<usize> { matches.indices_of(id).map(Iterator::collect).unwrap_or_default() };
+    let (input_at, launch_at) = (at("input"), at("launch"));
+    // Only a --path on the command line is refused with several cameras, not its default.
+    let path_given = matches.value_source("path") == Some(ValueSource::CommandLine);
+    let cli = Cli::from_arg_matches_mut(&mut matches)?;
+    let mut given: Vec<(usize, &'static str, String)> = Vec::new();
+    given.extend(input_at.into_iter().zip(cli.input).map(|(i, v)| (i, "--input", v)));
+    given.extend(launch_at.into_iter().zip(cli.launch).map(|(i, v)| (i, "--launch", v)));
+    given.sort_by_key(|(i, _, _)| *i);
+    let mut sources: Vec<(&'static str, Option<String>, Source)> = Vec::new();
+    for (_, flag, v) in &given {
+        let (name, src) = named(v);
+        let source = if *flag == "--input" {
+            Source::Input(input(src)?)
+        } else {
+            if src.trim().is_empty() {
+                return Err(UsageError::new(flag, Some(v), "empty launch line").into());
             }
-            _ => return Err(UsageError::new(&arg, None, "unexpected argument (see --help)")),
-        }
+            Source::Launch(src.to_string())
+        };
+        sources.push((flag, name.map(str::to_string), source));
     }
-    o.cameras = cameras(sources, path)?;
+    let o = Options {
+        cameras: cameras(sources, cli.path, path_given)?,
+        address: cli.address,
+        port: cli.port,
+        gallery: cli.gallery,
+        detect_opts: cli.detect_opts,
+        id_opts: cli.id_opts,
+        emotion_opts: cli.emotion_opts,
+        annotate_opts: cli.annotate_opts,
+        json: cli.json,
+        json_mode: cli.json_mode,
+        source_timeout: cli.source_timeout,
+        looping: cli.looping,
+        size: cli.size,
+        encoder: cli.encoder,
+        bitrate_kbps: cli.bitrate,
+        keyframe_interval: cli.keyframe_interval,
+        rtsp_latency_ms: cli.rtsp_latency,
+        stats: (!cli.stats.is_zero()).then_some(cli.stats),
+        stamp: cli.stamp,
+        check: !cli.no_check,
+    };
     if o.looping
         && !o
             .cameras
             .iter()
             .any(|c| matches!(c.source, Source::Input(Input::File(_))))
     {
-        return Err(UsageError::new("--loop", None, "only a file input can loop"));
+        return Err(UsageError::new("--loop", None, "only a file input can loop").into());
     }
     if let Some(json) = &o.json
         && o.cameras.len() > 1
@@ -429,33 +499,35 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--json",
             Some(json),
             "with several cameras the file name needs {source} (each camera writes its own)",
-        ));
+        )
+        .into());
     }
     Ok(Command::Serve(Box::new(o)))
 }
 
 /// The cameras from the `--input` / `--launch` flags: one unnamed camera is served at
-/// `--path` (default /faces) and named after it; several need a name each.
+/// `--path` and named after it; several need a name each (and no `--path`).
 fn cameras(
     sources: Vec<(&'static str, Option<String>, Source)>,
-    path: Option<String>,
+    path: String,
+    path_given: bool,
 ) -> Result<Vec<Camera>, UsageError> {
     if sources.is_empty() {
         return Err(UsageError::new("--input", None, "required (or --launch)"));
     }
     if sources.len() == 1 && sources[0].1.is_none() {
         let (_, _, source) = sources.into_iter().next().expect("one source");
-        let mount = path.unwrap_or_else(|| "/faces".to_string());
+        let mount = path;
         return Ok(vec![Camera {
             name: mount.trim_start_matches('/').replace('/', "-"),
             mount,
             source,
         }]);
     }
-    if let Some(p) = path {
+    if path_given {
         return Err(UsageError::new(
             "--path",
-            Some(&p),
+            Some(&path),
             "only for one unnamed camera; a named camera is served at /NAME",
         ));
     }
@@ -488,8 +560,14 @@ mod tests {
         a.iter().map(|s| s.to_string()).collect()
     }
 
-    fn err(a: &[&str]) -> UsageError {
+    fn err(a: &[&str]) -> Error {
         parse(args(a)).expect_err("should be refused")
+    }
+
+    /// The flag a refused command line is about.
+    fn flag(a: &[&str]) -> String {
+        let e = err(a);
+        e.flag().unwrap_or_else(|| panic!("no flag named: {e}"))
     }
 
     fn options(a: &[&str]) -> Options {
@@ -560,40 +638,98 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_flag() {
-        assert_eq!(err(&["--input", "/no/such.mp4"]).flag, "--input");
-        assert_eq!(err(&["--launch", "x", "--port", "http"]).flag, "--port");
-        assert_eq!(err(&["--launch", "x", "--port", "70000"]).flag, "--port");
-        assert_eq!(err(&["--launch", "x", "--size", "big"]).flag, "--size");
-        assert_eq!(err(&["--launch", "x", "--bogus", "1"]).flag, "--bogus");
-        assert_eq!(err(&["--launch", "x", "--loop"]).flag, "--loop");
-        assert_eq!(err(&["--input", "rtsp://cam/s", "--loop"]).flag, "--loop");
-        assert_eq!(err(&["--launch"]).flag, "--launch");
-        assert_eq!(err(&[]).flag, "--input");
-        assert_eq!(err(&["--input", "http://x/y"]).flag, "--input");
+        assert_eq!(flag(&["--input", "/no/such.mp4"]), "--input");
+        assert_eq!(flag(&["--launch", "x", "--port", "http"]), "--port");
+        assert_eq!(flag(&["--launch", "x", "--port", "70000"]), "--port");
+        assert_eq!(flag(&["--launch", "x", "--size", "big"]), "--size");
+        assert_eq!(flag(&["--launch", "x", "--size", "1281x720"]), "--size");
+        assert_eq!(flag(&["--launch", "x", "--bogus", "1"]), "--bogus");
+        assert_eq!(flag(&["--launch", "x", "--loop"]), "--loop");
+        assert_eq!(flag(&["--input", "rtsp://cam/s", "--loop"]), "--loop");
+        assert_eq!(flag(&["--launch"]), "--launch");
+        assert_eq!(flag(&["--launch", " "]), "--launch");
+        assert_eq!(flag(&[]), "--input");
+        assert_eq!(flag(&["--input", "http://x/y"]), "--input");
+        assert_eq!(flag(&["--launch", "x", "--source-timeout", "0"]), "--source-timeout");
+        assert_eq!(flag(&["--launch", "x", "--source-timeout", "soon"]), "--source-timeout");
+        assert_eq!(flag(&["--launch", "x", "--stats", "-1"]), "--stats");
+        assert_eq!(flag(&["--launch", "x", "--json-mode", "all"]), "--json-mode");
+        assert_eq!(flag(&["--launch", "x", "--bitrate", "0"]), "--bitrate");
         assert_eq!(
-            err(&["--launch", "x", "--source-timeout", "0"]).flag,
-            "--source-timeout"
+            flag(&["--launch", "x", "--keyframe-interval", "0"]),
+            "--keyframe-interval"
         );
-        assert_eq!(err(&["--launch", "x", "--json-mode", "all"]).flag, "--json-mode");
+        assert_eq!(flag(&["--launch", "x", "--address", ""]), "--address");
+        assert_eq!(flag(&["--launch", "x", "--path", "/"]), "--path");
+        assert_eq!(flag(&["--launch", "x", "--json", ""]), "--json");
+        assert_eq!(flag(&["--launch", "x", "--gallery", "/no/such/people"]), "--gallery");
+        assert_eq!(flag(&["--launch", "x", "stray"]), "stray");
         // Several cameras: names, no --path, one file each.
-        assert_eq!(err(&["--input", "rtsp://a/s", "--input", "rtsp://b/s"]).flag, "--input");
+        assert_eq!(flag(&["--input", "rtsp://a/s", "--input", "rtsp://b/s"]), "--input");
+        assert_eq!(flag(&["--input", "a=rtsp://a/s", "--input", "a=rtsp://b/s"]), "--input");
+        assert_eq!(flag(&["--input", "a=rtsp://a/s", "--path", "/x"]), "--path");
         assert_eq!(
-            err(&["--input", "a=rtsp://a/s", "--input", "a=rtsp://b/s"]).flag,
-            "--input"
-        );
-        assert_eq!(err(&["--input", "a=rtsp://a/s", "--path", "/x"]).flag, "--path");
-        assert_eq!(
-            err(&[
+            flag(&[
                 "--input",
                 "a=rtsp://a/s",
                 "--input",
                 "b=rtsp://b/s",
                 "--json",
                 "x.jsonl"
-            ])
-            .flag,
+            ]),
             "--json"
         );
+        // A misspelt flag is refused and the right one suggested.
+        let e = err(&["--launch", "x", "--sise", "640x360"]);
+        assert!(matches!(e, Error::Clap(_)), "{e}");
+        assert!(e.to_string().contains("--size"), "{e}");
+        // What the checks say about a value stays in the message.
+        let e = err(&["--launch", "x", "--size", "1281x720"]);
+        assert!(e.to_string().contains("even and at least 16"), "{e}");
+    }
+
+    #[test]
+    fn flags_as_before() {
+        // `--flag=value`, the last of a repeated flag wins, --help anywhere.
+        let o = options(&[
+            "--launch=desk=videotestsrc is-live=true",
+            "--port",
+            "1",
+            "--port=2",
+            "--json",
+            "-",
+            "--json-mode",
+            "both",
+            "--input",
+            "cam=rtsp://x/s",
+        ]);
+        assert_eq!(o.port, 2);
+        assert_eq!((o.json.as_deref(), o.json_mode), (Some("-"), JsonMode::Both));
+        assert!(matches!(parse(args(&["--port", "1", "--help"])), Ok(Command::Help)));
+        assert!(matches!(parse(args(&["-h"])), Ok(Command::Help)));
+        assert!(help().contains("--keyframe-interval"));
+        let o = options(&["--launch", "x", "--stamp", "--no-check", "--stats", "2.5"]);
+        assert!(o.stamp && !o.check);
+        assert_eq!(o.stats, Some(Duration::from_millis(2500)));
+        assert_eq!(o.json_mode, JsonMode::Events);
+        assert_eq!(
+            (o.bitrate_kbps, o.keyframe_interval, o.rtsp_latency_ms),
+            (2000, 30, 200)
+        );
+    }
+
+    #[test]
+    fn cameras_keep_the_command_line_order() {
+        let o = options(&[
+            "--launch",
+            "b=videotestsrc",
+            "--input",
+            "a=rtsp://a/s",
+            "--launch",
+            "c=videotestsrc",
+        ]);
+        let names: Vec<_> = o.cameras.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b", "a", "c"]);
     }
 
     #[test]

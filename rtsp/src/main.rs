@@ -38,10 +38,15 @@ fn main() -> ExitCode {
     let opts = match args::parse(std::env::args().skip(1)) {
         Ok(Command::Serve(o)) => Arc::new(*o),
         Ok(Command::Help) => {
-            println!("{}", args::USAGE);
+            println!("{}", args::help());
             return ExitCode::SUCCESS;
         }
-        Err(e) => return usage_error(&e),
+        Err(args::Error::Usage(e)) => return usage_error(&e),
+        // clap's own message (with the usage), passwords masked as everywhere else.
+        Err(args::Error::Clap(e)) => {
+            eprint!("{}", args::mask_credentials(&e.to_string()));
+            return ExitCode::from(2);
+        }
     };
     if let Err(e) = gst::init() {
         return failure(&format!("GStreamer does not initialise: {e}"));

@@ -38,7 +38,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// How often a refused RTSP port is knocked on while waiting.
 const KNOCK_EVERY: Duration = Duration::from_secs(1);
 
-/// The next wait after `backoff`: doubled, up to [`MAX_BACKOFF`].
+/// The next wait after `backoff`: doubled, up to `MAX_BACKOFF`.
 pub fn next_backoff(backoff: Duration) -> Duration {
     (backoff * 2).min(MAX_BACKOFF)
 }

@@ -12,15 +12,48 @@
 //! what putting the faces of several cameras into one batch would gain.
 //! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::Parser;
 use faceengine::backend::{self, BackendChoice, BackendOptions};
 use faceengine::detect::{Detector, DetectorConfig, YuNet};
 use faceengine::embed::Embedder;
 use faceengine::emotion::{EmotionClassifier, parse_labels};
 use faceengine::frame::FrameView;
+use std::path::PathBuf;
 use std::time::Instant;
 
-const USAGE: &str = "usage: face-bench [--iterations N] [--backend auto|tract|onnxruntime|tensorrt] [--emotion-model PATH] [--batches] IMAGE...";
+#[derive(Parser)]
+#[command(
+    name = "face-bench",
+    about = "Per-stage cost of the engine on real frames, in this build and backend (milliseconds)",
+    args_override_self = true
+)]
+struct Cli {
+    /// Timed runs of each stage (detection at full size and MTCNN: a quarter of them)
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: u32,
+    /// Inference backend
+    #[arg(
+        long,
+        value_name = "auto|tract|onnxruntime|tensorrt",
+        default_value_t = BackendOptions::default().choice,
+        value_parser = backend_choice
+    )]
+    backend: BackendChoice,
+    /// Emotion model file
+    #[arg(long, value_name = "PATH", default_value_os_t = faceengine::default_model(faceengine::emotion::DEFAULT_MODEL))]
+    emotion_model: PathBuf,
+    /// Also time SFace and the emotion model per face in batches of 1 to 16
+    #[arg(long)]
+    batches: bool,
+    /// Still frames to time the stages on
+    #[arg(value_name = "IMAGE", required = true)]
+    images: Vec<String>,
+}
+
+fn backend_choice(s: &str) -> Result<BackendChoice, String> {
+    BackendChoice::parse(s).map_err(|e| e.to_string())
+}
 
 /// Batch sizes `--batches` times.
 const BATCHES: [usize; 5] = [1, 2, 4, 8, 16];
@@ -36,28 +69,14 @@ fn time_ms<T>(iterations: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f6
 }
 
 fn main() -> Result<()> {
-    let mut iterations = 20usize;
-    let mut options = BackendOptions::default();
-    let mut images = Vec::new();
-    let mut emo_path = faceengine::default_model(faceengine::emotion::DEFAULT_MODEL);
-    let mut batches = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--iterations" => iterations = args.next().context("--iterations needs a value")?.parse()?,
-            "--backend" => options.choice = BackendChoice::parse(&args.next().context("--backend needs a value")?)?,
-            "--emotion-model" => emo_path = args.next().context("--emotion-model needs a path")?.into(),
-            "--batches" => batches = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            _ => images.push(a),
-        }
-    }
-    if images.is_empty() {
-        bail!("{USAGE}");
-    }
+    // A bad command line: clap's message and exit status 2.
+    let cli = Cli::parse();
+    let iterations = cli.iterations as usize;
+    let options = BackendOptions {
+        choice: cli.backend,
+        ..BackendOptions::default()
+    };
+    let (images, emo_path, batches) = (cli.images, cli.emotion_model, cli.batches);
     let load = |file: &str| backend::load_with(&faceengine::default_model(file), &options);
     let yunet = load("yunet.onnx")?;
     let det = YuNet::new(yunet.model)?;

@@ -1,7 +1,12 @@
 //! face-enrol: builds a gallery file from a folder of `<Name>/*.jpg|png` ahead of time,
 //! so `faceid gallery=FILE` starts instantly and the same embeddings are used everywhere.
 
-use anyhow::{Context, Result, bail};
+// clap shows the doc comments below as the --help text, as they are: `<Name>` is what
+// a user types, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
+
+use anyhow::{Context, Result};
+use clap::Parser;
 use faceengine::backend::{self, BackendOptions};
 use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
@@ -9,54 +14,31 @@ use faceengine::gallery::Gallery;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: face-enrol PEOPLE_DIR -o GALLERY_FILE [--detector-model PATH] [--model PATH]
-
-Enrols the largest face of every image in PEOPLE_DIR/<Name>/ (jpg, jpeg, png) and
-writes the gallery file that faceid's `gallery` property reads. Images without a
-usable face are listed on stderr; the exit status is non-zero when nobody was enrolled.";
-
+#[derive(Parser)]
+#[command(
+    name = "face-enrol",
+    about = "Builds the gallery file that faceid's `gallery` property reads",
+    long_about = "Enrols the largest face of every image in PEOPLE_DIR/<Name>/ (jpg, jpeg, png) and \
+writes the gallery file that faceid's `gallery` property reads. Images without a \
+usable face are listed on stderr; the exit status is non-zero when nobody was enrolled.",
+    args_override_self = true
+)]
 struct Args {
+    /// Folder of <Name>/ folders of photos
+    #[arg(value_name = "PEOPLE_DIR")]
     people: PathBuf,
+    /// Gallery file to write
+    #[arg(short = 'o', long = "output", value_name = "GALLERY_FILE")]
     out: PathBuf,
+    /// YuNet detector model
+    #[arg(long = "detector-model", value_name = "PATH", default_value_os_t = faceengine::default_model("yunet.onnx"))]
     detector: PathBuf,
+    /// SFace identity model
+    #[arg(long, value_name = "PATH", default_value_os_t = faceengine::default_model("sface.onnx"))]
     model: PathBuf,
 }
 
-fn parse_args() -> Result<Args> {
-    let mut people = None;
-    let mut out = None;
-    let mut detector = faceengine::default_model("yunet.onnx");
-    let mut model = faceengine::default_model("sface.onnx");
-    let mut it = std::env::args_os().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| {
-            it.next()
-                .map(PathBuf::from)
-                .with_context(|| format!("{flag} needs a value"))
-        };
-        match a.to_str() {
-            Some("-o" | "--output") => out = Some(value("-o")?),
-            Some("--detector-model") => detector = value("--detector-model")?,
-            Some("--model") => model = value("--model")?,
-            Some("-h" | "--help") => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            Some(s) if s.starts_with('-') => bail!("unknown option {s}\n{USAGE}"),
-            _ if people.is_none() => people = Some(PathBuf::from(a)),
-            _ => bail!("unexpected argument {}\n{USAGE}", a.to_string_lossy()),
-        }
-    }
-    Ok(Args {
-        people: people.with_context(|| format!("missing PEOPLE_DIR\n{USAGE}"))?,
-        out: out.with_context(|| format!("missing -o GALLERY_FILE\n{USAGE}"))?,
-        detector,
-        model,
-    })
-}
-
-fn run() -> Result<bool> {
-    let args = parse_args()?;
+fn run(args: &Args) -> Result<bool> {
     let detector = YuNet::new(
         backend::load_with(&args.detector, &BackendOptions::default())
             .map(|l| l.model)
@@ -90,7 +72,9 @@ fn run() -> Result<bool> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    // A bad command line: clap's message and exit status 2.
+    let args = Args::parse();
+    match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {

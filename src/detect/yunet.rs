@@ -39,11 +39,11 @@ pub struct DetectorConfig {
     /// Keep at most this many faces, best first; 0 keeps all.
     pub max_faces: usize,
     /// The frame's longest side is scaled to this many pixels before detection
-    /// (never up); 0 runs at the frame's own size. Rooms of small faces want more
-    /// (the hard classroom video: 8% of faces missed at 640, 5% with the recheck below,
-    /// 3% at 1280), but YuNet's
-    /// scores shift with scale (a face in sample2.jpg scores 0.87 at 640, 0.75 at 960),
-    /// so the default stays where the test photos were checked.
+    /// (never up); 0 runs at the frame's own size. Rooms of small faces want more (on
+    /// the hard classroom video 1280 misses fewer faces than 640, and the recheck below
+    /// closes part of that gap; EVALUATION.md, "Classroom videos"), but YuNet's scores
+    /// shift with scale (a face in sample2.jpg scores lower at 960 than at 640), so the
+    /// default stays where the test photos were checked.
     pub working_size: u32,
     /// YuNet only: a face scoring at least this but under `score_threshold` (or what
     /// the caller of [`YuNet::detect_rechecking`] asks for) at the working size, and
@@ -171,11 +171,12 @@ impl YuNet {
                     .zip(&settled)
                     .any(|(f, &settled)| settled && iou(&f.bbox, place) >= RECHECK_MIN_IOU);
                 // The look where a face is expected stretches the crop's contrast: a
-                // followed face in the dark is often only found that way (hard
-                // classroom: 0.9488 → 0.9533 identification, recall 0.965 → 0.969).
+                // followed face in the dark is often only found that way (on the hard
+                // classroom video it raises both recall and identification accuracy).
                 // Candidates are not stretched: that lifts dim faces over the score a new
-                // track needs, and tracks then start on faces too dark to name (0.9385,
-                // strangers left unknown 0.999 → 0.982).
+                // track needs, and tracks then start on faces too dark to name (there it
+                // lowers identification accuracy and names more strangers). Both chosen
+                // with scripts/classroom-score.sh --hard.
                 if !covered
                     && let Some(found) = self.recheck(frame, place, closer, candidates, cfg.nms_threshold, true)?
                 {
@@ -317,7 +318,7 @@ impl YuNet {
 /// Spreads planar BGR 0..255 pixels (`plane` per channel) so that their darkest and
 /// brightest 1% of brightness land at 0 and 255, by at most `max_gain`: a face in a dim
 /// corner gets the contrast of a lit one, and YuNet finds it far more often (the engine
-/// test's covered face at 15% light: nothing as it is, 0.86 stretched). Percentiles
+/// test's covered face at 15% light is found only once stretched). Percentiles
 /// rather than the extremes, so that a few hot pixels or a bright object beside the face
 /// do not decide it; a crop already using the full range is left as it is.
 fn stretch_contrast(pixels: &mut [f32], plane: usize, max_gain: f32) {

@@ -140,3 +140,29 @@ pub fn covered_face(height: f32, light: f32, patch_top: f32) -> (image::RgbImage
     }
     (frame, bbox)
 }
+
+/// The ONNX Runtime library the tests run on: `ORT_DYLIB_PATH`, which must name an
+/// existing file. A run without it must say so with `GST_FACE_TEST_BACKENDS=tract`
+/// (the README's test command does for its tract run), so that a missing library fails
+/// the ONNX Runtime run rather than skipping its checks.
+pub fn onnxruntime_library() -> Option<PathBuf> {
+    if std::env::var("GST_FACE_TEST_BACKENDS").is_ok_and(|b| b == "tract") {
+        assert!(
+            std::env::var_os("ORT_DYLIB_PATH").is_none(),
+            "GST_FACE_TEST_BACKENDS=tract with ORT_DYLIB_PATH set: unset one"
+        );
+        eprintln!("GST_FACE_TEST_BACKENDS=tract: the ONNX Runtime checks are not run");
+        return None;
+    }
+    let path = std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    match path {
+        Some(p) if p.is_file() => Some(p),
+        Some(p) => panic!("ORT_DYLIB_PATH names {}, which does not exist", p.display()),
+        None => panic!(
+            "ORT_DYLIB_PATH is not set: set it to libonnxruntime (scripts/fetch-onnxruntime.sh prints it), \
+             or run with GST_FACE_TEST_BACKENDS=tract to test tract alone"
+        ),
+    }
+}

@@ -6,12 +6,13 @@
 
 mod util;
 
+use faceengine::detect::iou;
 use gst::prelude::*;
 use gstface::meta;
 use util::*;
 
-fn onnxruntime_library() -> Option<String> {
-    std::env::var("ORT_DYLIB_PATH").ok().filter(|p| !p.is_empty())
+fn onnxruntime_library() -> Option<std::path::PathBuf> {
+    engine_common::onnxruntime_library()
 }
 
 /// Starts a pipeline with the three inference elements (named det, id, emo) to PAUSED and
@@ -116,19 +117,9 @@ fn chain_on(photo: &str, backend: &str, gallery: &std::path::Path) -> Vec<meta::
     meta::faces(samples[0].buffer().expect("buffer"), w, h)
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let x1 = a[0].max(b[0]);
-    let y1 = a[1].max(b[1]);
-    let x2 = (a[0] + a[2]).min(b[0] + b[2]);
-    let y2 = (a[1] + a[3]).min(b[1] + b[3]);
-    let inter = (x2 - x1).max(0.0) * (y2 - y1).max(0.0);
-    inter / (a[2] * a[3] + b[2] * b[3] - inter)
-}
-
 #[test]
 fn onnxruntime_and_tract_agree_on_faces_names_and_emotions() {
     if onnxruntime_library().is_none() {
-        eprintln!("ORT_DYLIB_PATH is not set: ONNX Runtime not compared in this run");
         return;
     }
     init();

@@ -194,9 +194,6 @@ fn faceannotate_draws_on_the_faces_and_nowhere_else() {
     assert_eq!(px(&pb, cx, top), faceengine::draw::person_colour(0), "box edge colour");
     // The label panel near the bottom of the box is dark with white text pixels.
     let y_text = (face[1] + face[3] * 0.9) as u32;
-    let white = (face[0] as u32..(face[0] + face[2]) as u32)
-        .filter(|&x| px(&pb, x, y_text).iter().all(|&c| c > 230))
-        .count();
     let changed_in_panel = (face[0] as u32..(face[0] + face[2]) as u32)
         .filter(|&x| px(&pa, x, y_text) != px(&pb, x, y_text))
         .count();
@@ -204,7 +201,14 @@ fn faceannotate_draws_on_the_faces_and_nowhere_else() {
         changed_in_panel as f32 > face[2] * 0.8,
         "label panel drawn ({changed_in_panel} px changed)"
     );
-    let _ = white;
+    // Its text: pixels turned white that were not, in the lower part of the box where
+    // the name and emotion are written.
+    let white = |m: &[u8], x: u32, y: u32| px(m, x, y).iter().all(|&c| c > 230);
+    let text_pixels = ((face[1] + face[3] * 0.6) as u32..(face[1] + face[3]).min(h as f32) as u32)
+        .flat_map(|y| (face[0] as u32..(face[0] + face[2]) as u32).map(move |x| (x, y)))
+        .filter(|&(x, y)| white(&pb, x, y) && !white(&pa, x, y))
+        .count();
+    assert!(text_pixels >= 30, "white label text drawn ({text_pixels} px)");
     // Far from the face nothing changed.
     let changed_outside = (0..h)
         .step_by(4)

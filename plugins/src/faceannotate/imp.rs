@@ -68,8 +68,8 @@ impl ObjectImpl for FaceAnnotate {
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
-            "show-confidence" => s.show_confidence = value.get().unwrap_or(false),
-            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+            "show-confidence" => s.show_confidence = value.get().expect("type checked upstream"),
+            other => unreachable!("faceannotate has no property {other}"),
         }
     }
 
@@ -77,7 +77,7 @@ impl ObjectImpl for FaceAnnotate {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
             "show-confidence" => s.show_confidence.to_value(),
-            _ => pspec.default_value().clone(),
+            other => unreachable!("faceannotate has no property {other}"),
         }
     }
 }

@@ -1,28 +1,20 @@
 //! facedetect: finds faces with YuNet (default) or MTCNN and attaches one ROI meta per face.
 //!
+//! ```text
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! facedetect interval=2 \
+//!     ! facejson location=faces.jsonl ! fakesink
+//! ```
+//!
 //! With tracking on (the default) every face also carries its track id, and with
-//! `interval=N` the detector runs on every Nth frame only: on the frames between, the
-//! faces are where their tracks predict them. On those frames only a 16x16 thumbnail
-//! of each predicted box is read: when one no longer looks like the face it follows (a
-//! cut, a face that jumped), the detector runs on that frame after all, so that no
-//! element downstream embeds, classifies or draws a box in a stale place.
-//!
-//! With YuNet, a small face that scores too little at the working size to start a
-//! track gets a second look on a crop at twice the scale (`recheck-threshold`): a dim
-//! or half-covered face in a back row scores far higher at 60 pixels than at 30. So
-//! does the place where a tracked face should be when the working size shows none
-//! there at all.
-//!
-//! A tracked face the detector misses is kept for `keep-lost` frames, and reported
-//! where its track predicts it for as long as that box still looks like its last
-//! detection: a hand passing in front of it or a dim moment does not make its box, name
-//! and emotion blink out of the metadata while the face is still there.
+//! `interval=N` the detector runs on every Nth frame only. The policy (the interval, the
+//! stale-prediction check, the closer looks, holding missed faces) is the engine's
+//! [`DetectionAnalyser`]; this element maps the frame, runs it and writes the metadata.
 
 use crate::backend_props::{self, BackendSettings, Kept};
 use crate::{meta, video};
 use faceengine::backend::{BackendOptions, Loaded};
-use faceengine::detect::{Detector, DetectorConfig, Face};
-use faceengine::track::{Appearance, Tracked, Tracker, TrackerConfig};
+use faceengine::detect::Detector;
+use faceengine::stream::{DetectionAnalyser, DetectionSettings};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -38,45 +30,24 @@ static CAT: LazyLock<gst::DebugCategory> =
 struct Settings {
     /// "yunet", "mtcnn" or a model path (see `Detector::load`).
     model: String,
-    config: DetectorConfig,
-    tracking: bool,
-    interval: u32,
-    /// Score at which a detection continues a track (new faces need the threshold).
-    track_threshold: f32,
-    /// Frames a track is kept after its face's last detection.
-    keep_lost: u32,
+    analysis: DetectionSettings,
     backend: BackendSettings,
-}
-
-/// What the face's metadata says of its track.
-fn mark(t: &Tracked) -> meta::TrackMark {
-    meta::TrackMark {
-        id: t.id,
-        detected: t.detected,
-    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            model: "yunet".into(),
-            config: DetectorConfig::default(),
-            tracking: true,
-            // Every other frame: the tracker carries faces over one frame with little
-            // error, and detection is the largest cost left once identity is per track.
-            interval: 2,
-            track_threshold: 0.5,
-            keep_lost: TrackerConfig::default().max_lost,
+            model: DEFAULT_MODEL.into(),
+            analysis: DetectionSettings::default(),
             backend: BackendSettings::default(),
         }
     }
 }
 
+const DEFAULT_MODEL: &str = "yunet";
+
 struct State {
-    detector: Detector,
-    tracker: Tracker,
-    /// Frames since start, for the detection interval.
-    frame: u64,
+    analyser: DetectionAnalyser,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -99,7 +70,8 @@ impl ObjectSubclass for FaceDetect {
 impl ObjectImpl for FaceDetect {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let d = DetectorConfig::default();
+            let a = DetectionSettings::default();
+            let d = &a.detector;
             vec![
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
@@ -108,7 +80,7 @@ impl ObjectImpl for FaceDetect {
                          ONNX model, or of an MTCNN P-Net whose file name contains \"pnet\" with its \
                          R-Net and O-Net beside it (same name with \"rnet\" / \"onet\")",
                     )
-                    .default_value(Some("yunet"))
+                    .default_value(Some(DEFAULT_MODEL))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("threshold")
@@ -128,7 +100,7 @@ impl ObjectImpl for FaceDetect {
                     )
                     .minimum(0.0)
                     .maximum(1.0)
-                    .default_value(Settings::default().track_threshold as f64)
+                    .default_value(a.track_threshold as f64)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("nms-threshold")
@@ -142,13 +114,13 @@ impl ObjectImpl for FaceDetect {
                 glib::ParamSpecUInt::builder("min-size")
                     .nick("Minimum face size")
                     .blurb("Faces whose longer side is smaller than this many frame pixels are dropped")
-                    .default_value(0)
+                    .default_value(d.min_size as u32)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("max-faces")
                     .nick("Maximum faces")
                     .blurb("Keep at most this many faces per frame, most confident first (0 = no limit)")
-                    .default_value(0)
+                    .default_value(d.max_faces as u32)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("working-size")
@@ -180,7 +152,7 @@ impl ObjectImpl for FaceDetect {
                         "Follow each face from frame to frame and give it a track id (object_id); \
                          needed by interval, and by faceid/faceemotion to work per face rather than per frame",
                     )
-                    .default_value(true)
+                    .default_value(a.tracking)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("interval")
@@ -191,7 +163,7 @@ impl ObjectImpl for FaceDetect {
                          (needs tracking; 1 = every frame)",
                     )
                     .minimum(1)
-                    .default_value(Settings::default().interval)
+                    .default_value(a.interval)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("keep-lost")
@@ -203,7 +175,7 @@ impl ObjectImpl for FaceDetect {
                          hand passing, a turn, a dim moment). At least one detection frame whatever \
                          the value; needs tracking",
                     )
-                    .default_value(Settings::default().keep_lost)
+                    .default_value(a.keep_lost)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-face-size")
@@ -233,31 +205,34 @@ impl ObjectImpl for FaceDetect {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut *guard;
         if s.backend.set(pspec.name(), value) {
             return;
         }
+        let a = &mut s.analysis;
+        let d = &mut a.detector;
+        // GObject has checked each value's type and range against its ParamSpec.
         match pspec.name() {
             "model" => {
                 s.model = value
                     .get::<Option<String>>()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| Settings::default().model)
+                    .expect("type checked upstream")
+                    .unwrap_or_else(|| DEFAULT_MODEL.into())
             }
-            "tracking" => s.tracking = value.get::<bool>().unwrap_or(true),
-            "interval" => s.interval = value.get::<u32>().unwrap_or(2).max(1),
-            "min-face-size" => s.config.min_face_size = value.get::<u32>().unwrap_or(20) as f32,
-            "scale-factor" => s.config.scale_factor = value.get::<f64>().unwrap_or(0.709) as f32,
-            "threshold" => s.config.score_threshold = value.get::<f64>().unwrap_or(0.8) as f32,
-            "track-threshold" => s.track_threshold = value.get::<f64>().unwrap_or(0.5) as f32,
-            "keep-lost" => s.keep_lost = value.get::<u32>().unwrap_or(Settings::default().keep_lost),
-            "nms-threshold" => s.config.nms_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
-            "min-size" => s.config.min_size = value.get::<u32>().unwrap_or(0) as f32,
-            "max-faces" => s.config.max_faces = value.get::<u32>().unwrap_or(0) as usize,
-            "working-size" => s.config.working_size = value.get::<u32>().unwrap_or(640),
-            "recheck-threshold" => s.config.recheck_threshold = value.get::<f64>().unwrap_or(0.3) as f32,
-            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+            "tracking" => a.tracking = value.get().expect("type checked upstream"),
+            "interval" => a.interval = value.get().expect("type checked upstream"),
+            "min-face-size" => d.min_face_size = value.get::<u32>().expect("type checked upstream") as f32,
+            "scale-factor" => d.scale_factor = value.get::<f64>().expect("type checked upstream") as f32,
+            "threshold" => d.score_threshold = value.get::<f64>().expect("type checked upstream") as f32,
+            "track-threshold" => a.track_threshold = value.get::<f64>().expect("type checked upstream") as f32,
+            "keep-lost" => a.keep_lost = value.get().expect("type checked upstream"),
+            "nms-threshold" => d.nms_threshold = value.get::<f64>().expect("type checked upstream") as f32,
+            "min-size" => d.min_size = value.get::<u32>().expect("type checked upstream") as f32,
+            "max-faces" => d.max_faces = value.get::<u32>().expect("type checked upstream") as usize,
+            "working-size" => d.working_size = value.get().expect("type checked upstream"),
+            "recheck-threshold" => d.recheck_threshold = value.get::<f64>().expect("type checked upstream") as f32,
+            other => unreachable!("facedetect has no property {other}"),
         }
     }
 
@@ -266,21 +241,22 @@ impl ObjectImpl for FaceDetect {
         if let Some(v) = s.backend.get(pspec.name()) {
             return v;
         }
+        let (a, d) = (&s.analysis, &s.analysis.detector);
         match pspec.name() {
             "model" => s.model.to_value(),
-            "tracking" => s.tracking.to_value(),
-            "interval" => s.interval.to_value(),
-            "min-face-size" => (s.config.min_face_size as u32).to_value(),
-            "scale-factor" => (s.config.scale_factor as f64).to_value(),
-            "threshold" => (s.config.score_threshold as f64).to_value(),
-            "track-threshold" => (s.track_threshold as f64).to_value(),
-            "keep-lost" => s.keep_lost.to_value(),
-            "nms-threshold" => (s.config.nms_threshold as f64).to_value(),
-            "min-size" => (s.config.min_size as u32).to_value(),
-            "max-faces" => (s.config.max_faces as u32).to_value(),
-            "working-size" => s.config.working_size.to_value(),
-            "recheck-threshold" => (s.config.recheck_threshold as f64).to_value(),
-            _ => pspec.default_value().clone(),
+            "tracking" => a.tracking.to_value(),
+            "interval" => a.interval.to_value(),
+            "min-face-size" => (d.min_face_size as u32).to_value(),
+            "scale-factor" => (d.scale_factor as f64).to_value(),
+            "threshold" => (d.score_threshold as f64).to_value(),
+            "track-threshold" => (a.track_threshold as f64).to_value(),
+            "keep-lost" => a.keep_lost.to_value(),
+            "nms-threshold" => (d.nms_threshold as f64).to_value(),
+            "min-size" => (d.min_size as u32).to_value(),
+            "max-faces" => (d.max_faces as u32).to_value(),
+            "working-size" => d.working_size.to_value(),
+            "recheck-threshold" => (d.recheck_threshold as f64).to_value(),
+            other => unreachable!("facedetect has no property {other}"),
         }
     }
 }
@@ -313,9 +289,9 @@ impl BaseTransformImpl for FaceDetect {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let (model, options) = {
+        let (model, options, settings) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.model.clone(), s.backend.options.clone())
+            (s.model.clone(), s.backend.options.clone(), s.analysis.clone())
         };
         let (detector, loaded) = self.detector.get_or_load((model.clone(), options.clone()), || {
             Detector::load(&model, &options)
@@ -325,9 +301,7 @@ impl BaseTransformImpl for FaceDetect {
         gst::info!(CAT, imp = self, "loaded {} ({}) on {}", model, detector.name(), in_use);
         self.settings.lock().unwrap_or_else(|e| e.into_inner()).backend.in_use = in_use;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
-            detector,
-            tracker: Tracker::new(TrackerConfig::default()),
-            frame: 0,
+            analyser: DetectionAnalyser::new(detector, settings),
             info: None,
             analysis: video::Analysis::default(),
         });
@@ -340,8 +314,7 @@ impl BaseTransformImpl for FaceDetect {
         if crate::source::starts_afresh(&event)
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
-            state.tracker.clear();
-            state.frame = 0;
+            state.analyser.restart();
         }
         self.parent_sink_event(event)
     }
@@ -355,99 +328,28 @@ impl BaseTransformImpl for FaceDetect {
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (mut config, tracking, interval, track_threshold, keep_lost) = {
-            let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (
-                s.config.clone(),
-                s.tracking,
-                s.interval as u64,
-                s.track_threshold,
-                s.keep_lost,
-            )
-        };
-        let new_track_score = config.score_threshold;
-        if tracking {
-            // The detector reports the weaker faces too; the tracker keeps those only
-            // where they continue a track.
-            config.score_threshold = config.score_threshold.min(track_threshold);
-        }
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).analysis.clone();
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        state.tracker.set_new_track_score(new_track_score);
-        state.tracker.set_max_lost(keep_lost);
-        state.tracker.set_overlap_limit(config.nms_threshold);
-        let (w, h) = (info.width(), info.height());
-        let mut detect_now = !tracking || state.frame.is_multiple_of(interval);
-        state.frame += 1;
-        let name = state.detector.name();
-        if !detect_now {
-            let tracker = &mut state.tracker;
-            detect_now = state
-                .analysis
-                .run(self.obj().upcast_ref(), "Face tracking", buf, &info, |view| {
-                    Ok(tracker.prediction_is_stale(view))
-                })?
-                .unwrap_or(false);
-        }
-        if !detect_now {
-            for t in state.tracker.predict() {
-                meta::add_face(buf, &t.face, w, h, name, Some(mark(&t)));
-            }
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        let element = self.obj();
-        // A small face under the score a new track needs gets a closer look, even where
-        // it would continue a track with what it has: the closer look's landmarks align
-        // it better for faceid (hard classroom video: 0.929 with 28 label changes a
-        // minute, 0.920 with 44 when faces continuing a track were not looked at again).
-        // Looking again at every small face was slower and no better (0.926).
-        let needs_recheck = |f: &Face| f.score < new_track_score;
-        // Where a followed face should be but the working size shows none, YuNet looks
-        // closer too: a face half behind a hand or a cup stays found.
-        let expected = if tracking {
-            state.tracker.expected_boxes()
-        } else {
-            Vec::new()
-        };
-        let State {
-            detector,
-            tracker,
-            analysis,
-            ..
-        } = &mut *state;
-        let found = analysis.run(element.upcast_ref(), "Face detection", buf, &info, |view| {
-            let faces = detector.detect_rechecking(view, &config, needs_recheck, &expected)?;
-            if !tracking {
-                return Ok(faces.into_iter().map(|f| (f, None)).collect::<Vec<_>>());
-            }
-            // The tracker tells a cut from motion by what the box looks like.
-            let looks = faces.iter().map(|f| Some(Appearance::of(view, &f.bbox))).collect();
-            let mut tracked = tracker.update_with_appearance(faces, looks);
-            // A face the detector missed but whose place still shows it stays reported.
-            tracked.extend(tracker.hold_missed(view));
-            Ok(tracked
-                .into_iter()
-                .map(|t| {
-                    let track = mark(&t);
-                    (t.face, Some(track))
-                })
-                .collect())
-        })?;
-        match found {
-            Some(faces) => {
-                gst::trace!(CAT, imp = self, "{} face(s)", faces.len());
-                for (face, id) in &faces {
-                    meta::add_face(buf, face, w, h, name, *id);
-                }
-            }
+        let State { analyser, analysis, .. } = state;
+        analyser.set_settings(settings);
+        let found = analysis
+            .run(self.obj().upcast_ref(), "Face detection", buf, &info, |view| {
+                analyser.frame(view)
+            })?
             // Detection failed on this frame (warned about): the tracks carry the faces.
-            None if tracking => {
-                for t in state.tracker.predict() {
-                    meta::add_face(buf, &t.face, w, h, name, Some(mark(&t)));
-                }
-            }
-            None => {}
+            .unwrap_or_else(|| analyser.carried());
+        gst::trace!(CAT, imp = self, "{} face(s)", found.len());
+        for f in &found {
+            meta::add_face(
+                buf,
+                &f.face,
+                info.width(),
+                info.height(),
+                analyser.detector_name(),
+                f.track,
+            );
         }
         Ok(gst::FlowSuccess::Ok)
     }

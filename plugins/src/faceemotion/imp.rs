@@ -1,14 +1,20 @@
 //! faceemotion: classifies each detected face's expression (FER2013 classes).
 //!
+//! ```text
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! facedetect \
+//!     ! faceemotion labels=happy,sad,neutral ! facejson location=faces.jsonl ! fakesink
+//! ```
+//!
 //! Tracked faces (with an `object_id`) are classified every `interval` frames and their
-//! probabilities averaged over about `smoothing` frames (faceengine::smoothing);
-//! untracked faces are classified on every frame as they are.
+//! probabilities averaged over about `smoothing` frames; untracked faces are classified
+//! on every frame. The policy is the engine's [`EmotionAnalyser`]; this element maps the
+//! frame, runs it and writes the `emotion` structures.
 
 use crate::backend_props::{self, BackendSettings, Kept};
 use crate::{meta, video};
 use faceengine::backend::{BackendOptions, Loaded};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
-use faceengine::smoothing::{EmotionSmoother, SmoothingConfig};
+use faceengine::stream::{EmotionAnalyser, EmotionSettings};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -25,42 +31,26 @@ static CAT: LazyLock<gst::DebugCategory> =
 struct Settings {
     model: PathBuf,
     labels: String,
-    smoothing: u32,
-    interval: u32,
     threads: u32,
+    analysis: EmotionSettings,
     backend: BackendSettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        let d = SmoothingConfig::default();
         Self {
             model: faceengine::default_model(faceengine::emotion::DEFAULT_MODEL),
             labels: String::new(),
-            smoothing: d.window,
-            interval: d.interval,
             threads: 0,
+            analysis: EmotionSettings::default(),
             backend: BackendSettings::default(),
         }
     }
 }
 
-impl Settings {
-    fn smoothing_config(&self) -> SmoothingConfig {
-        SmoothingConfig {
-            window: self.smoothing,
-            interval: self.interval,
-            ..SmoothingConfig::default()
-        }
-    }
-}
-
 struct State {
-    classifier: EmotionClassifier,
-    subset: Vec<usize>,
+    analyser: EmotionAnalyser,
     model_name: String,
-    smoother: EmotionSmoother,
-    frame: u64,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -107,20 +97,20 @@ impl ObjectImpl for FaceEmotion {
                          (1 = report each frame's classification as it is)",
                     )
                     .minimum(1)
-                    .default_value(Settings::default().smoothing)
+                    .default_value(Settings::default().analysis.smoothing)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("interval")
                     .nick("Interval")
                     .blurb("Tracked faces: classify every Nth frame, reporting the smoothed emotion in between")
                     .minimum(1)
-                    .default_value(Settings::default().interval)
+                    .default_value(Settings::default().analysis.interval)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("tract: threads that classify the faces of one frame in parallel (0 = one per CPU)")
-                    .default_value(0)
+                    .default_value(Settings::default().threads)
                     .mutable_ready()
                     .build(),
             ]
@@ -136,7 +126,13 @@ impl ObjectImpl for FaceEmotion {
         if s.backend.set(pspec.name(), value) {
             return;
         }
-        let text = || value.get::<Option<String>>().ok().flatten().unwrap_or_default();
+        // GObject has checked each value's type and range against its ParamSpec.
+        let text = || {
+            value
+                .get::<Option<String>>()
+                .expect("type checked upstream")
+                .unwrap_or_default()
+        };
         match pspec.name() {
             "model" => {
                 let t = text();
@@ -147,10 +143,10 @@ impl ObjectImpl for FaceEmotion {
                 }
             }
             "labels" => s.labels = text(),
-            "smoothing" => s.smoothing = value.get::<u32>().unwrap_or(15).max(1),
-            "interval" => s.interval = value.get::<u32>().unwrap_or(3).max(1),
-            "threads" => s.threads = value.get::<u32>().unwrap_or(0),
-            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+            "smoothing" => s.analysis.smoothing = value.get().expect("type checked upstream"),
+            "interval" => s.analysis.interval = value.get().expect("type checked upstream"),
+            "threads" => s.threads = value.get().expect("type checked upstream"),
+            other => unreachable!("faceemotion has no property {other}"),
         }
     }
 
@@ -162,10 +158,10 @@ impl ObjectImpl for FaceEmotion {
         match pspec.name() {
             "model" => s.model.to_string_lossy().to_value(),
             "labels" => s.labels.to_value(),
-            "smoothing" => s.smoothing.to_value(),
-            "interval" => s.interval.to_value(),
+            "smoothing" => s.analysis.smoothing.to_value(),
+            "interval" => s.analysis.interval.to_value(),
             "threads" => s.threads.to_value(),
-            _ => pspec.default_value().clone(),
+            other => unreachable!("faceemotion has no property {other}"),
         }
     }
 }
@@ -224,11 +220,8 @@ impl BaseTransformImpl for FaceEmotion {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
-            classifier,
-            subset,
+            analyser: EmotionAnalyser::new(classifier, subset, s.analysis),
             model_name,
-            smoother: EmotionSmoother::new(SmoothingConfig::default()),
-            frame: 0,
             info: None,
             analysis: video::Analysis::default(),
         });
@@ -245,64 +238,34 @@ impl BaseTransformImpl for FaceEmotion {
         if crate::source::starts_afresh(&event)
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
-            state.smoother.clear();
+            state.analyser.restart();
         }
         self.parent_sink_event(event)
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let cfg = self
-            .settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .smoothing_config();
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).analysis.clone();
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        state.smoother.set_config(cfg);
-        let frame = state.frame;
-        state.frame += 1;
-        if frame.is_multiple_of(64) {
-            state.smoother.forget_old(frame);
-        }
+        let State {
+            analyser,
+            analysis,
+            model_name,
+            ..
+        } = state;
+        analyser.set_settings(settings);
         let faces = meta::faces(buf, info.width(), info.height());
-        if faces.is_empty() {
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        let mut params = vec![None; faces.len()];
-        let mut wanted: Vec<usize> = Vec::new();
-        for (i, f) in faces.iter().enumerate() {
-            match f.track_id {
-                Some(t) if !state.smoother.needs_check(t, frame) => {
-                    params[i] = state
-                        .smoother
-                        .current(t, frame)
-                        .map(|e| meta::emotion_params(&e, &state.model_name));
-                }
-                _ => wanted.push(i),
-            }
-        }
-        if !wanted.is_empty() {
-            let boxes: Vec<[f32; 4]> = wanted.iter().map(|&i| faces[i].bbox).collect();
-            let element = self.obj();
-            let (classifier, subset) = (&state.classifier, &state.subset);
-            let found = state
-                .analysis
-                .run(element.upcast_ref(), "Emotion classification", buf, &info, |view| {
-                    classifier.classify(view, &boxes, subset)
-                })?;
-            for (n, &i) in wanted.iter().enumerate() {
-                let track = faces[i].track_id;
-                let e = match (found.as_ref().and_then(|all| all.get(n)), track) {
-                    (Some(e), Some(t)) => Some(state.smoother.observe(t, frame, e.clone())),
-                    (Some(e), None) => Some(e.clone()),
-                    // Classification failed on this frame (warned about): keep the track's.
-                    (None, Some(t)) => state.smoother.current(t, frame),
-                    (None, None) => None,
-                };
-                params[i] = e.map(|e| meta::emotion_params(&e, &state.model_name));
-            }
-        }
+        let emotions = analysis
+            .run(self.obj().upcast_ref(), "Emotion classification", buf, &info, |view| {
+                analyser.frame(view, &faces)
+            })?
+            // Classification failed on this frame (warned about): tracks keep theirs.
+            .unwrap_or_else(|| analyser.carried(&faces));
+        let params = emotions
+            .iter()
+            .map(|e| e.as_ref().map(|e| meta::emotion_params(e, model_name)))
+            .collect();
         meta::add_params(buf, params);
         Ok(gst::FlowSuccess::Ok)
     }

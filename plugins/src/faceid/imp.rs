@@ -1,18 +1,22 @@
 //! faceid: names each detected face from a gallery (SFace embeddings, cosine match).
 //!
+//! ```text
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! facedetect \
+//!     ! faceid gallery=people/ ! faceannotate ! videoconvert ! autovideosink
+//! ```
+//!
 //! A tracked face (one with an `object_id`, from `facedetect tracking=true`) is named per
-//! track: it is embedded on its first frames and then every `reidentify-interval` frames
-//! (or at once when it grows), and its name comes from the evidence of all those checks
-//! (faceengine::identity), shown on every frame. Untracked faces are named per frame.
+//! track from the evidence of all its checks; untracked faces are named per frame. The
+//! policy is the engine's [`IdentityAnalyser`]; this element opens the gallery, maps the
+//! frame, runs the analyser and writes the `face-id` structures.
 
 use crate::backend_props::{self, BackendSettings, Kept};
 use crate::{meta, video};
 use faceengine::backend::{BackendOptions, Loaded};
-use faceengine::detect::YuNet;
 use faceengine::embed::Embedder;
-use faceengine::gallery::{self, Gallery, MatchThreshold, Opened};
-use faceengine::identity::{Identities, IdentityConfig};
-use faceengine::track::Appearance;
+use faceengine::gallery::{self, Gallery, Opened};
+use faceengine::stream::identity::open_gallery;
+use faceengine::stream::{IdentityAnalyser, IdentitySettings};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -28,14 +32,10 @@ static CAT: LazyLock<gst::DebugCategory> =
 #[derive(Debug, Clone)]
 struct Settings {
     gallery: Option<PathBuf>,
-    threshold: f32,
-    min_threshold: f32,
     model: PathBuf,
     detector_model: PathBuf,
     threads: u32,
-    reidentify_interval: u32,
-    quality_floor: f32,
-    min_sightings: u32,
+    analysis: IdentitySettings,
     backend: BackendSettings,
 }
 
@@ -43,39 +43,17 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             gallery: None,
-            threshold: gallery::DEFAULT_THRESHOLD,
-            min_threshold: gallery::DEFAULT_POOR_THRESHOLD,
             model: faceengine::default_model("sface.onnx"),
             detector_model: faceengine::default_model("yunet.onnx"),
             threads: 0,
-            reidentify_interval: IdentityConfig::default().reidentify_interval,
-            quality_floor: IdentityConfig::default().quality_floor,
-            min_sightings: IdentityConfig::default().min_sightings,
+            analysis: IdentitySettings::default(),
             backend: BackendSettings::default(),
         }
     }
 }
 
-impl Settings {
-    /// The identity settings for a gallery of `gallery_images` enrolled images (the
-    /// poor-face threshold rises with the gallery, see `MatchThreshold::for_gallery`).
-    fn identity_config(&self, gallery_images: usize) -> IdentityConfig {
-        IdentityConfig {
-            threshold: MatchThreshold::new(self.threshold, self.min_threshold).for_gallery(gallery_images),
-            reidentify_interval: self.reidentify_interval,
-            quality_floor: self.quality_floor,
-            min_sightings: self.min_sightings,
-            ..IdentityConfig::default()
-        }
-    }
-}
-
 struct State {
-    embedder: Embedder,
-    gallery: Arc<Opened>,
-    identities: Identities,
-    /// Frames since start (for the re-identification interval).
-    frame: u64,
+    analyser: IdentityAnalyser,
     info: Option<gst_video::VideoInfo>,
     analysis: video::Analysis,
 }
@@ -102,6 +80,7 @@ impl ObjectImpl for FaceId {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
             let d = Settings::default();
+            let a = &d.analysis;
             vec![
                 glib::ParamSpecString::builder("gallery")
                     .nick("Gallery")
@@ -119,20 +98,24 @@ impl ObjectImpl for FaceId {
                     )
                     .minimum(-1.0)
                     .maximum(1.0)
-                    .default_value(d.threshold as f64)
+                    .default_value(a.threshold as f64)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("min-threshold")
                     .nick("Match threshold for poor faces")
-                    .blurb(
+                    .blurb(&format!(
                         "Cosine similarity the poorest faces need to be named (dim, blurred, tiny: SFace \
-                         embedding magnitude 9 or less) in a gallery of up to 24 images; it rises with the \
-                         magnitude to threshold at 14, and by 0.02 per doubling of a bigger gallery. \
+                         embedding magnitude {} or less) in a gallery of up to {} images; it rises with the \
+                         magnitude to threshold at {}, and by {} per doubling of a bigger gallery. \
                          Equal to threshold: one threshold for all faces",
-                    )
+                        gallery::POOR_MAGNITUDE,
+                        gallery::REFERENCE_GALLERY_IMAGES,
+                        gallery::CLEAR_MAGNITUDE,
+                        gallery::POOR_THRESHOLD_PER_DOUBLING
+                    ))
                     .minimum(-1.0)
                     .maximum(1.0)
-                    .default_value(d.min_threshold as f64)
+                    .default_value(a.min_threshold as f64)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("model")
@@ -144,7 +127,7 @@ impl ObjectImpl for FaceId {
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
                     .blurb("Threads that embed the faces of one frame in parallel (0 = one per CPU)")
-                    .default_value(0)
+                    .default_value(d.threads)
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt::builder("reidentify-interval")
@@ -155,7 +138,7 @@ impl ObjectImpl for FaceId {
                          grows a lot at once",
                     )
                     .minimum(1)
-                    .default_value(d.reidentify_interval)
+                    .default_value(a.reidentify_interval)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecDouble::builder("quality-floor")
@@ -168,14 +151,14 @@ impl ObjectImpl for FaceId {
                     )
                     .minimum(0.0)
                     .maximum(1.0)
-                    .default_value(d.quality_floor as f64)
+                    .default_value(a.quality_floor as f64)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt::builder("min-sightings")
                     .nick("Minimum sightings")
                     .blurb("Checks at or over quality-floor a tracked face needs before it is named")
                     .minimum(1)
-                    .default_value(d.min_sightings)
+                    .default_value(a.min_sightings)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("detector-model")
@@ -193,38 +176,32 @@ impl ObjectImpl for FaceId {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut *guard;
         if s.backend.set(pspec.name(), value) {
             return;
         }
+        // GObject has checked each value's type and range against its ParamSpec.
         let path = || {
             value
                 .get::<Option<String>>()
-                .ok()
-                .flatten()
+                .expect("type checked upstream")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from)
         };
+        let f32_of = |v: &glib::Value| v.get::<f64>().expect("type checked upstream") as f32;
+        let a = &mut s.analysis;
         match pspec.name() {
             "gallery" => s.gallery = path(),
-            "threshold" => s.threshold = value.get::<f64>().unwrap_or(gallery::DEFAULT_THRESHOLD as f64) as f32,
-            "min-threshold" => {
-                s.min_threshold = value.get::<f64>().unwrap_or(gallery::DEFAULT_POOR_THRESHOLD as f64) as f32
-            }
+            "threshold" => a.threshold = f32_of(value),
+            "min-threshold" => a.min_threshold = f32_of(value),
             "model" => s.model = path().unwrap_or_else(|| Settings::default().model),
             "detector-model" => s.detector_model = path().unwrap_or_else(|| Settings::default().detector_model),
-            "threads" => s.threads = value.get::<u32>().unwrap_or(0),
-            "reidentify-interval" => s.reidentify_interval = value.get::<u32>().unwrap_or(10).max(1),
-            "quality-floor" => {
-                s.quality_floor = value.get::<f64>().unwrap_or(faceengine::quality::DEFAULT_FLOOR as f64) as f32
-            }
-            "min-sightings" => {
-                s.min_sightings = value
-                    .get::<u32>()
-                    .unwrap_or(IdentityConfig::default().min_sightings)
-                    .max(1)
-            }
-            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+            "threads" => s.threads = value.get().expect("type checked upstream"),
+            "reidentify-interval" => a.reidentify_interval = value.get().expect("type checked upstream"),
+            "quality-floor" => a.quality_floor = f32_of(value),
+            "min-sightings" => a.min_sightings = value.get().expect("type checked upstream"),
+            other => unreachable!("faceid has no property {other}"),
         }
     }
 
@@ -233,17 +210,18 @@ impl ObjectImpl for FaceId {
         if let Some(v) = s.backend.get(pspec.name()) {
             return v;
         }
+        let a = &s.analysis;
         match pspec.name() {
             "gallery" => s.gallery.as_ref().map(|p| p.to_string_lossy().into_owned()).to_value(),
-            "threshold" => (s.threshold as f64).to_value(),
-            "min-threshold" => (s.min_threshold as f64).to_value(),
+            "threshold" => (a.threshold as f64).to_value(),
+            "min-threshold" => (a.min_threshold as f64).to_value(),
             "model" => s.model.to_string_lossy().to_value(),
             "detector-model" => s.detector_model.to_string_lossy().to_value(),
             "threads" => s.threads.to_value(),
-            "reidentify-interval" => s.reidentify_interval.to_value(),
-            "quality-floor" => (s.quality_floor as f64).to_value(),
-            "min-sightings" => s.min_sightings.to_value(),
-            _ => pspec.default_value().clone(),
+            "reidentify-interval" => a.reidentify_interval.to_value(),
+            "quality-floor" => (a.quality_floor as f64).to_value(),
+            "min-sightings" => a.min_sightings.to_value(),
+            other => unreachable!("faceid has no property {other}"),
         }
     }
 }
@@ -300,33 +278,17 @@ impl BaseTransformImpl for FaceId {
                 })
             }
             Some(path) => {
-                let detector_options = s.backend.options.without_engine();
-                let models = format!(
-                    "{} {} {:?}",
-                    s.model.display(),
-                    s.detector_model.display(),
-                    detector_options
-                );
-                let detector = || {
-                    faceengine::backend::load_with(&s.detector_model, &detector_options)
-                        .and_then(|l| YuNet::new(l.model))
-                        .map_err(|e| {
-                            anyhow::anyhow!(
-                                "cannot use the detector model from property 'detector-model' ({}): {e:#}",
-                                s.detector_model.display()
-                            )
-                        })
-                };
-                let opened = gallery::open_shared(path, &models, &embedder, detector).map_err(|e| {
-                    gst::error_msg!(
-                        gst::ResourceError::NotFound,
-                        [
-                            "Cannot use the gallery from property 'gallery' ({}): {:#}",
-                            path.display(),
-                            e
-                        ]
-                    )
-                })?;
+                let opened =
+                    open_gallery(path, &embedder, &s.model, &s.detector_model, &s.backend.options).map_err(|e| {
+                        gst::error_msg!(
+                            gst::ResourceError::NotFound,
+                            [
+                                "Cannot use the gallery from property 'gallery' ({}): {:#}",
+                                path.display(),
+                                e
+                            ]
+                        )
+                    })?;
                 for sk in &opened.skipped {
                     gst::element_imp_warning!(
                         self,
@@ -356,7 +318,8 @@ impl BaseTransformImpl for FaceId {
             }
         };
         *self.gallery.lock().unwrap_or_else(|e| e.into_inner()) = Some(gallery.clone());
-        let cfg = s.identity_config(gallery.gallery.image_count());
+        let analyser = IdentityAnalyser::new(embedder, gallery, s.analysis);
+        let cfg = analyser.config();
         gst::info!(
             CAT,
             imp = self,
@@ -364,12 +327,8 @@ impl BaseTransformImpl for FaceId {
             cfg.threshold.clear,
             cfg.threshold.poor
         );
-        let identities = Identities::new(cfg);
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
-            embedder,
-            gallery,
-            identities,
-            frame: 0,
+            analyser,
             info: None,
             analysis: video::Analysis::default(),
         });
@@ -386,113 +345,35 @@ impl BaseTransformImpl for FaceId {
         if crate::source::starts_afresh(&event)
             && let Some(state) = self.state.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
-            state.identities.clear();
+            state.analyser.restart();
         }
         self.parent_sink_event(event)
     }
 
     fn transform_ip(&self, buf: &mut gst::BufferRef) -> Result<gst::FlowSuccess, gst::FlowError> {
         // Settings, then state: no code path holds the state while taking the settings.
-        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let settings = self.settings.lock().unwrap_or_else(|e| e.into_inner()).analysis.clone();
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
-        let cfg = settings.identity_config(state.gallery.gallery.image_count());
-        drop(settings);
-        // Untracked faces are named per frame at the same threshold as tracks, and only
-        // on frames good enough to give a name.
-        let (threshold, floor) = (cfg.threshold, cfg.quality_floor);
-        state.identities.set_config(cfg);
-        let frame = state.frame;
-        state.frame += 1;
-        if frame.is_multiple_of(64) {
-            state.identities.forget_old(frame);
-        }
+        let State { analyser, analysis, .. } = state;
+        analyser.set_settings(settings);
         let faces = meta::faces(buf, info.width(), info.height());
-        if faces.is_empty() {
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        let answer = |gallery: &Gallery, person: Option<usize>, similarity: f32| {
-            let (label, id) = match person {
-                Some(p) => (gallery.name(p), p as i32),
-                None => ("unknown", -1),
-            };
-            Some(meta::identity_params(label, id, similarity, "sface"))
-        };
-        if state.gallery.gallery.is_empty() {
-            // Nobody to compare with: every face is unknown whatever its embedding, so
-            // SFace is not run at all (as before, faces without landmarks get nothing).
-            let params = faces
-                .iter()
-                .map(|f| f.landmarks.and(answer(&state.gallery.gallery, None, 0.0)))
-                .collect();
-            meta::add_params(buf, params);
-            return Ok(gst::FlowSuccess::Ok);
-        }
-        let element = self.obj();
-        let State {
-            embedder,
-            gallery,
-            identities,
-            analysis,
-            ..
-        } = state;
-        let gallery = &gallery.gallery;
-        // One look at the frame: what each tracked face looks like now (a cut under an
-        // unchanged track id asks for a check), then the embeddings of the faces due.
-        // Faces from a detector without landmarks cannot be aligned: they are left alone.
-        let found = analysis.run(element.upcast_ref(), "Face identification", buf, &info, |view| {
-            let mut wanted: Vec<usize> = Vec::new();
-            for (i, f) in faces.iter().enumerate() {
-                if f.landmarks.is_none() {
-                    continue;
-                }
-                if let Some(track) = f.track_id {
-                    identities.seen(track, frame, f.bbox);
-                    identities.look(track, Appearance::of(view, &f.bbox));
-                    let due = identities.needs_check(track, frame, f.bbox[2] * f.bbox[3]);
-                    if !due && identities.answer(track).is_some() {
-                        continue;
-                    }
-                }
-                wanted.push(i);
-            }
-            let landmarks: Vec<_> = wanted.iter().filter_map(|&i| faces[i].landmarks).collect();
-            let embeddings = if landmarks.is_empty() {
-                Vec::new()
-            } else {
-                embedder.embed_with_magnitude(view, &landmarks)?
-            };
-            Ok((wanted, embeddings))
-        })?;
-        let mut params = vec![None; faces.len()];
-        let (wanted, embeddings) = found.unwrap_or_default();
-        for (i, e) in wanted.iter().zip(&embeddings) {
-            let f = &faces[*i];
-            let quality = f
-                .landmarks
-                .map_or(0.0, |lm| faceengine::quality::of(&lm, f.confidence.map(|c| c as f32)));
-            params[*i] = match f.track_id {
-                Some(track) => {
-                    let sims = gallery.similarities(&e.vector);
-                    let a = identities.observe_with_quality(track, frame, f.bbox, e, quality, &sims);
-                    answer(gallery, a.person, a.similarity)
-                }
-                None => {
-                    let m = gallery.best_match(&e.vector, threshold.for_single_check(e.magnitude, quality, floor));
-                    answer(gallery, m.person, m.similarity)
-                }
-            };
-        }
-        // Tracked faces not checked on this frame (or whose check failed, which was
-        // warned about) show their track's answer.
-        for (i, f) in faces.iter().enumerate() {
-            if params[i].is_none()
-                && let Some(a) = f.track_id.and_then(|t| identities.answer(t))
-            {
-                params[i] = answer(gallery, a.person, a.similarity);
-            }
-        }
+        let names = analysis
+            .run(self.obj().upcast_ref(), "Face identification", buf, &info, |view| {
+                analyser.frame(view, &faces)
+            })?
+            // The check failed on this frame (warned about): tracks keep their names.
+            .unwrap_or_else(|| analyser.carried(&faces));
+        let params = names
+            .iter()
+            .map(|n| {
+                n.map(|n| {
+                    let (label, id) = analyser.label(&n);
+                    meta::identity_params(label, id, n.similarity, "sface")
+                })
+            })
+            .collect();
         meta::add_params(buf, params);
         Ok(gst::FlowSuccess::Ok)
     }

@@ -113,7 +113,7 @@ impl ObjectImpl for FaceJson {
                     .nick("Messages")
                     .blurb(
                         "Also post each event on the bus as an element message (face-appeared, \
-                         face-identified, face-left), whatever the mode",
+                         face-identified, face-left, face-source-lost, face-source-restored), whatever the mode",
                     )
                     .default_value(true)
                     .mutable_ready()
@@ -137,15 +137,19 @@ impl ObjectImpl for FaceJson {
             "location" => {
                 s.location = value
                     .get::<Option<String>>()
-                    .ok()
-                    .flatten()
+                    .expect("type checked upstream")
                     .unwrap_or_else(|| DEFAULT_LOCATION.into())
             }
-            "mode" => s.mode = value.get().unwrap_or_default(),
-            "leave-after" => s.leave_after = value.get::<u32>().unwrap_or(events::DEFAULT_LEAVE_AFTER).max(1),
-            "messages" => s.messages = value.get().unwrap_or(true),
-            "source" => s.source = value.get::<Option<String>>().ok().flatten().filter(|v| !v.is_empty()),
-            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+            "mode" => s.mode = value.get().expect("type checked upstream"),
+            "leave-after" => s.leave_after = value.get().expect("type checked upstream"),
+            "messages" => s.messages = value.get().expect("type checked upstream"),
+            "source" => {
+                s.source = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .filter(|v| !v.is_empty())
+            }
+            other => unreachable!("facejson has no property {other}"),
         }
     }
 
@@ -157,7 +161,7 @@ impl ObjectImpl for FaceJson {
             "leave-after" => s.leave_after.to_value(),
             "messages" => s.messages.to_value(),
             "source" => s.source.to_value(),
-            _ => pspec.default_value().clone(),
+            other => unreachable!("facejson has no property {other}"),
         }
     }
 }

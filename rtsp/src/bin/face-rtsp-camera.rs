@@ -6,65 +6,52 @@
 //! Every viewer shares one decode and one encode. Kill it and start it again on the same
 //! port to play a camera that reboots. Prints `serving rtsp://ADDRESS:PORT/PATH`.
 
+use clap::Parser;
 use face_rtsp::{looping, pipeline};
 use gst::glib;
 use gst::prelude::*;
 use gst_rtsp_server::prelude::*;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: face-rtsp-camera FILE [--address ADDR (127.0.0.1)] [--port N (8554; 0 = any)] [--path /P (/camera)]";
-
+#[derive(Parser)]
+#[command(
+    name = "face-rtsp-camera",
+    about = "Serves a video file over RTSP as an IP camera would (looped, real time, H.264)",
+    args_override_self = true
+)]
 struct Args {
+    /// The video file
+    #[arg(value_name = "FILE", value_parser = file)]
     file: String,
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     address: String,
+    /// Port to listen on (0 = any free port, printed at start)
+    #[arg(long, value_name = "N", default_value_t = 8554)]
     port: u16,
+    /// Mount point
+    #[arg(long, value_name = "/P", default_value = "/camera", value_parser = mount_point)]
     path: String,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        file: String::new(),
-        address: "127.0.0.1".into(),
-        port: 8554,
-        path: "/camera".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
-        match arg.as_str() {
-            "--address" => a.address = value("--address")?,
-            "--port" => {
-                let v = value("--port")?;
-                a.port = v.parse().map_err(|_| format!("--port {v:?}: not a port number"))?;
-            }
-            "--path" => {
-                let v = value("--path")?;
-                a.path = if v.starts_with('/') { v } else { format!("/{v}") };
-            }
-            "--help" | "-h" => return Err(USAGE.into()),
-            f if f.starts_with("--") => return Err(format!("unknown flag {f}\n{USAGE}")),
-            f if a.file.is_empty() => a.file = f.to_string(),
-            f => return Err(format!("unexpected argument {f:?}\n{USAGE}")),
-        }
+fn file(v: &str) -> Result<String, String> {
+    if !std::path::Path::new(v).is_file() {
+        return Err("no such file".into());
     }
-    if a.file.is_empty() {
-        return Err(USAGE.into());
-    }
-    if !std::path::Path::new(&a.file).is_file() {
-        return Err(format!("{}: no such file", a.file));
-    }
-    Ok(a)
+    Ok(v.to_string())
+}
+
+fn mount_point(v: &str) -> Result<String, String> {
+    Ok(if v.starts_with('/') {
+        v.to_string()
+    } else {
+        format!("/{v}")
+    })
 }
 
 fn main() -> ExitCode {
-    let a = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("face-rtsp-camera: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // A bad command line: clap's message and exit status 2.
+    let a = Args::parse();
     if let Err(e) = gst::init() {
         eprintln!("face-rtsp-camera: GStreamer does not initialise: {e}");
         return ExitCode::from(1);

@@ -6,6 +6,7 @@
 //! the probe decodes the frame, reads the code and subtracts. Run it on the server's
 //! machine (one clock). The last line is machine-readable key=value pairs.
 
+use clap::Parser;
 use face_rtsp::stamp::{self, Stamp};
 use gst::prelude::*;
 use gst_video::prelude::*;
@@ -13,39 +14,42 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: face-rtsp-probe URL [--seconds S (20)] [--warmup S (3)] [--latency MS (0)]";
-
+#[derive(Parser)]
+#[command(
+    name = "face-rtsp-probe",
+    about = "Watches a `face-rtsp --stamp` stream and says how late its frames are",
+    args_override_self = true,
+    allow_negative_numbers = true
+)]
 struct Args {
+    /// The stream, rtsp://HOST:PORT/PATH
+    #[arg(value_name = "URL", value_parser = rtsp_url)]
     url: String,
+    /// Seconds measured after the warm-up
+    #[arg(long, value_name = "S", default_value = "20", value_parser = seconds)]
     seconds: f64,
+    /// Seconds after the first frame that are not measured
+    #[arg(long, value_name = "S", default_value = "3", value_parser = seconds)]
     warmup: f64,
+    /// rtspsrc's jitterbuffer, in ms
+    #[arg(long = "latency", value_name = "MS", default_value_t = 0)]
     latency_ms: u32,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let mut a = Args {
-        url: String::new(),
-        seconds: 20.0,
-        warmup: 3.0,
-        latency_ms: 0,
-    };
-    while let Some(arg) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
-        let num = |flag: &str, v: String| v.parse::<f64>().map_err(|_| format!("{flag} {v:?}: not a number"));
-        match arg.as_str() {
-            "--seconds" => a.seconds = num("--seconds", value("--seconds")?)?,
-            "--warmup" => a.warmup = num("--warmup", value("--warmup")?)?,
-            "--latency" => a.latency_ms = num("--latency", value("--latency")?)? as u32,
-            "--help" | "-h" => return Err(USAGE.into()),
-            u if u.starts_with("rtsp://") && a.url.is_empty() => a.url = u.to_string(),
-            other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
-        }
+fn rtsp_url(v: &str) -> Result<String, String> {
+    if !v.starts_with("rtsp://") {
+        return Err("expected an rtsp:// URL".into());
     }
-    if a.url.is_empty() {
-        return Err(USAGE.into());
+    Ok(v.to_string())
+}
+
+/// Seconds, 0 to a day (a Duration is made of them).
+fn seconds(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(s) if (0.0..=86_400.0).contains(&s) => Ok(s),
+        Ok(_) => Err("expected seconds, 0 to 86400".into()),
+        Err(_) => Err("not a number".into()),
     }
-    Ok(a)
 }
 
 /// One frame as the client got it.
@@ -208,7 +212,9 @@ fn run(a: &Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match parse().and_then(|a| run(&a)) {
+    // A bad command line: clap's message and exit status 2.
+    let args = Args::parse();
+    match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("face-rtsp-probe: {e}");

@@ -1,10 +1,10 @@
 //! A 2×2, stride-2 max pool for tract.
 //!
-//! tract runs every max pool through its general patch walker, which on YuNet cost
-//! almost a quarter of the detector's time (4.5 of 20 ms at 640×384 on the 2-core
-//! bench machine) for what is a max over four neighbours. YuNet and the emotion net
-//! pool only 2×2 with stride 2 and no padding, so that one case gets a direct loop;
-//! every other max pool goes to tract's own parser unchanged.
+//! tract runs every max pool through its general patch walker, which on YuNet took a
+//! large share of the detector's time (face-bench, with tract's own pool in place) for
+//! what is a max over four neighbours. YuNet and the emotion net pool only 2×2 with
+//! stride 2 and no padding, so that one case gets a direct loop; every other max pool
+//! goes to tract's own parser unchanged.
 
 use std::sync::OnceLock;
 use tract_onnx::model::ParsingContext;

@@ -3,9 +3,9 @@
 //! tract's own ONNX `PRelu` is wired as three ops (`x > 0`, `x * slope`, select), each
 //! walking the whole activation and the multiply copying it because `x` is shared.
 //! SFace and MTCNN put a PReLU with one slope per channel after almost every conv, so
-//! on SFace those three ops took more time than the convolutions themselves (24 of
-//! 45 ms a face on the 2-core bench machine). This op takes the conv output by value,
-//! usually unshared, and rewrites it in place in a loop the compiler vectorises.
+//! on SFace those three ops took more time than the convolutions themselves (face-bench,
+//! with tract's own PReLU in place). This op takes the conv output by value, usually
+//! unshared, and rewrites it in place in a loop the compiler vectorises.
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;

@@ -1,6 +1,7 @@
 //! face-eval end to end on tiny data sets laid out like ../shared/data, with answers
 //! known by construction.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::process::Command;
@@ -124,17 +125,96 @@ fn gallery_names_the_enrolled_and_leaves_the_stranger_unknown() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+fn face_eval(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
+    // Refused while reading the command line: no data or model is touched.
+    let (code, stderr) = face_eval(&["wider"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--data"), "{stderr}");
+    let (code, stderr) = face_eval(&["nope", "--data", "/tmp"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("unrecognized subcommand 'nope'"), "{stderr}");
+    let (code, stderr) = face_eval(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("gallery"), "{stderr}");
+    let (code, stderr) = face_eval(&["gallery", "--data", "/no/such/people", "--enrol", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--enrol"), "{stderr}");
+    let (code, stderr) = face_eval(&["fer", "--data", "/no/such/fer", "--labels", "happy,glum"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--labels") && stderr.contains("glum"), "{stderr}");
+    let (code, stderr) = face_eval(&["lfw", "--data", "/no/such/lfw", "--backend", "gpu"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--backend") && stderr.contains("gpu"), "{stderr}");
+}
+
+#[test]
+fn a_misspelt_option_is_refused_not_ignored() {
+    // Issue 25: `--treshold 0.5` used to run the whole evaluation at the default.
+    let (code, stderr) = face_eval(&["gallery", "--treshold", "0.5", "--data", "/no/such/people"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--treshold"), "{stderr}");
+    assert!(stderr.contains("--threshold"), "the fix is suggested: {stderr}");
+    // An option of another subcommand is refused too.
+    let (code, stderr) = face_eval(&["fer", "--pairs", "10", "--data", "/no/such/fer"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--pairs"), "{stderr}");
+    // A value that is not a number names the option.
+    let (code, stderr) = face_eval(&["gallery", "--threshold", "high", "--data", "/no/such/people"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--threshold") && stderr.contains("high"), "{stderr}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["wider", "lfw", "gallery", "fer"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+            .args([sub, "--help"])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub}: {stdout}");
+        assert!(
+            stdout.contains("--data") && stdout.contains("--backend"),
+            "{sub}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn video_writes_one_line_per_frame_with_the_face_in_it() {
     let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
-        .args(["wider"])
+        .arg("video")
+        .arg(common::asset("video/single_face.mp4"))
         .output()
-        .expect("runs");
+        .expect("face-eval runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(lines.len() > 50, "{} lines", lines.len());
+    for (n, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"], n as u64);
+        let faces = l["faces"].as_array().expect("faces");
+        assert_eq!(faces.len(), 1, "frame {n}: {l}");
+        assert!(
+            faces[0]["track_id"].is_u64() && faces[0].get("identity").is_none(),
+            "{l}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
+        .args(["video", "/no/such/video.mp4"])
+        .output()
+        .expect("face-eval runs");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--data is required"));
-    let out = Command::new(env!("CARGO_BIN_EXE_face-eval"))
-        .args(["nope", "--data", "/tmp"])
-        .output()
-        .expect("runs");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown subcommand"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/video.mp4"));
 }

@@ -2,14 +2,26 @@
 //! the elements run. Every subcommand prints a table and, as its last line, the headline
 //! figures as key=value pairs.
 //!
-//!   face-eval wider --data DIR [--model PATH] [--working-size N]
-//!   face-eval lfw   --data DIR [--pairs 6000] [--seed 1]
-//!   face-eval gallery --data DIR [--enrol 2] [--threshold 0.45] [--min-threshold 0.30] [--quality-floor 0.5]
+//!   face-eval wider --data DIR [--model yunet|mtcnn|PATH] [--working-size N] [--dump FILE]
+//!   face-eval lfw   --data DIR [--model ...] [--pairs 6000] [--seed 1]
+//!   face-eval gallery --data DIR [--model ...] [--enrol 2] [--threshold 0.45] [--min-threshold 0.30] [--quality-floor 0.5]
 //!   face-eval fer   --data DIR [--model PATH] [--labels a,b,...]
+//!   face-eval video VIDEO [--gallery G] [--emotion] [--out FILE]
 //!
-//! Every subcommand takes `--backend auto|tract|onnxruntime|tensorrt` (default auto).
+//! `video` runs the engine's stream analysers, the ones behind facedetect, faceid and
+//! faceemotion, on a video file without the elements, and writes the JSON lines that
+//! `facedetect ! faceid ! faceemotion ! facejson` would write, byte for byte.
+//!
+//! Every subcommand takes `--backend auto|tract|onnxruntime|tensorrt` (default auto);
+//! `face-eval SUBCOMMAND --help` lists its options. A mistyped option or a bad value is
+//! refused (exit status 2), never ignored.
+
+// clap shows the doc comments below as the --help text, as they are: `<Name>/*.jpg` is
+// what a user types, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
 use faceengine::backend::{self, BackendChoice, BackendOptions};
 use faceengine::detect::{Detector, DetectorConfig};
 use faceengine::embed::{Embedder, cosine};
@@ -19,38 +31,179 @@ use faceengine::eval::pairs::{kfold_accuracy, make_pairs, tar_at_far};
 use faceengine::eval::wider::{EvalImage, average_precision};
 use faceengine::frame::FrameView;
 use faceengine::gallery::{self, DEFAULT_POOR_THRESHOLD, DEFAULT_THRESHOLD, Gallery, MatchThreshold, Person, Side};
+use faceengine::stream::DetectionSettings;
+use gstface::offline::{self, ChainSettings};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage (every subcommand also takes --backend auto|tract|onnxruntime|tensorrt):
-  face-eval wider --data DIR [--model PATH] [--working-size N] [--dump FILE]   (DIR: images/ + gt.json)
-  face-eval lfw   --data DIR [--pairs N] [--seed S]              (DIR: <Person>/*.jpg)
-  face-eval gallery --data DIR [--enrol N] [--threshold T] [--min-threshold T] [--quality-floor Q] (DIR: <Person>/*.jpg)
-  face-eval fer   --data DIR [--model PATH] [--labels a,b,...]   (DIR: <class>/*.jpg)";
-
-struct Args {
-    data: PathBuf,
-    opts: HashMap<String, String>,
+#[derive(Parser)]
+#[command(
+    name = "face-eval",
+    about = "Accuracy of each stage on public benchmarks, through the engine code the elements run",
+    subcommand_required = true,
+    arg_required_else_help = true,
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Eval,
 }
 
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args> {
-    let mut data = None;
-    let mut opts = HashMap::new();
-    while let Some(a) = it.next() {
-        let Some(key) = a.strip_prefix("--") else {
-            bail!("unexpected argument {a}\n{USAGE}");
-        };
-        let value = it.next().with_context(|| format!("--{key} needs a value"))?;
-        if key == "data" {
-            data = Some(PathBuf::from(value));
-        } else {
-            opts.insert(key.to_string(), value);
-        }
-    }
-    Ok(Args {
-        data: data.with_context(|| format!("--data is required\n{USAGE}"))?,
-        opts,
-    })
+#[derive(Subcommand)]
+enum Eval {
+    /// Face detection on WIDER FACE, AP on easy, medium and hard (--data DIR: images/ + gt.json)
+    Wider(WiderArgs),
+    /// Face verification on LFW pairs, 10-fold accuracy and TAR at FAR 1e-3 (--data DIR: <Person>/*.jpg)
+    Lfw(LfwArgs),
+    /// Open-set identification as faceid names people (--data DIR: <Person>/*.jpg)
+    Gallery(GalleryArgs),
+    /// Emotion classification on FER2013 (--data DIR: <class>/*.jpg)
+    Fer(FerArgs),
+    /// The element chain's analysers on a video file: the JSON lines facejson writes
+    Video(VideoArgs),
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct VideoArgs {
+    /// The video file (any container and codec GStreamer decodes)
+    video: PathBuf,
+    /// faceid's gallery (a folder of <Name>/*.jpg or a face-enrol file); without it, no faceid
+    #[arg(long, value_name = "G")]
+    gallery: Option<PathBuf>,
+    /// Also run faceemotion (its default model and settings)
+    #[arg(long)]
+    emotion: bool,
+    /// Write the lines to FILE instead of standard output
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    detector: DetectorArgs,
+    /// facedetect interval: run the detector on every Nth frame
+    #[arg(long, value_name = "N", default_value_t = DetectionSettings::default().interval,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    interval: u32,
+    /// facedetect working-size (0 = each frame's own size)
+    #[arg(long, value_name = "N", default_value_t = DetectorConfig::default().working_size)]
+    working_size: u32,
+    /// faceid threshold: similarity a clear face needs to be named
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_THRESHOLD)]
+    threshold: f32,
+    /// faceid min-threshold: similarity the poorest faces need
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_POOR_THRESHOLD)]
+    min_threshold: f32,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+/// The inference backend, as the elements' `backend` property names it.
+#[derive(Args)]
+struct BackendArg {
+    /// Inference backend
+    #[arg(
+        long = "backend",
+        value_name = "auto|tract|onnxruntime|tensorrt",
+        default_value_t = BackendOptions::default().choice,
+        value_parser = backend_choice
+    )]
+    choice: BackendChoice,
+}
+
+/// What every subcommand takes.
+#[derive(Args)]
+struct Common {
+    /// Folder of the data set
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+/// The detector, as facedetect's `model` property names it.
+#[derive(Args)]
+struct DetectorArgs {
+    /// Detector: yunet, mtcnn or the path of a model file
+    #[arg(long, value_name = "yunet|mtcnn|PATH", default_value = "yunet")]
+    model: String,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct WiderArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    detector: DetectorArgs,
+    /// Longer side the detector runs at (0 = each image's own size)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    working_size: u32,
+    /// Lowest detection score kept (low, so that the whole precision/recall curve is traced)
+    #[arg(long, value_name = "S", default_value_t = 0.02)]
+    score_threshold: f32,
+    /// Smallest face reported, in pixels
+    #[arg(long, value_name = "PX", default_value_t = 10.0)]
+    min_face_size: f32,
+    /// Also write every image's detections to FILE (JSON: image -> [x, y, w, h, score] rows)
+    #[arg(long, value_name = "FILE")]
+    dump: Option<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct LfwArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    detector: DetectorArgs,
+    /// Number of pairs drawn, matched and mismatched
+    #[arg(long, value_name = "N", default_value_t = 6000)]
+    pairs: usize,
+    /// Seed of the pair drawing
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct GalleryArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    detector: DetectorArgs,
+    /// Images enrolled per person (at least 1); the rest are probes
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    enrol: u32,
+    /// faceid's threshold for clear faces
+    #[arg(long, value_name = "T", default_value_t = DEFAULT_THRESHOLD)]
+    threshold: f32,
+    /// faceid's threshold for the poorest faces
+    #[arg(long, value_name = "T", default_value_t = DEFAULT_POOR_THRESHOLD)]
+    min_threshold: f32,
+    /// faceid's quality floor: probes of lower quality are not named
+    #[arg(long, value_name = "Q", default_value_t = faceengine::quality::DEFAULT_FLOOR)]
+    quality_floor: f32,
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct FerArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Emotion model file
+    #[arg(long, value_name = "PATH", default_value_os_t = faceengine::default_model(faceengine::emotion::DEFAULT_MODEL))]
+    model: PathBuf,
+    /// Classes to evaluate, comma-separated (default: all of FER2013's)
+    #[arg(long, value_name = "a,b,...", default_value = "", value_parser = labels)]
+    labels: String,
+}
+
+fn backend_choice(s: &str) -> Result<BackendChoice, String> {
+    BackendChoice::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--labels`, checked when the command line is read.
+fn labels(s: &str) -> Result<String, String> {
+    parse_labels(s).map(|_| s.to_string()).map_err(|e| e.to_string())
 }
 
 fn rgb_image(path: &Path) -> Result<image::RgbImage> {
@@ -60,40 +213,38 @@ fn rgb_image(path: &Path) -> Result<image::RgbImage> {
 }
 
 /// `--backend auto|tract|onnxruntime|tensorrt` (default auto, as in the elements).
-fn backend_options(opts: &HashMap<String, String>) -> Result<BackendOptions> {
-    Ok(BackendOptions {
-        choice: BackendChoice::parse(opts.get("backend").map_or("auto", String::as_str))?,
+fn backend_options(common: &Common) -> BackendOptions {
+    BackendOptions {
+        choice: common.backend.choice,
         ..BackendOptions::default()
-    })
+    }
 }
 
-fn detector(opts: &HashMap<String, String>) -> Result<Detector> {
-    let (det, loaded) = Detector::load(
-        opts.get("model").map_or("yunet", String::as_str),
-        &backend_options(opts)?,
-    )?;
+fn detector(common: &Common, detector: &DetectorArgs) -> Result<Detector> {
+    let (det, loaded) = Detector::load(&detector.model, &backend_options(common))?;
     eprintln!("detector backend: {} ({})", loaded.kind, loaded.reason);
     Ok(det)
 }
 
-fn wider(args: &Args) -> Result<()> {
-    let det = detector(&args.opts)?;
-    let working_size: u32 = args.opts.get("working-size").map_or(Ok(0), |v| v.parse())?;
+fn wider(args: &WiderArgs) -> Result<()> {
+    let data = &args.common.data;
+    let det = detector(&args.common, &args.detector)?;
+    let working_size = args.working_size;
     // The benchmark's protocol: a low score threshold so the whole precision/recall curve
     // is traced, NMS as OpenCV Zoo evaluates YuNet, and (by default) the image's own size.
     let cfg = DetectorConfig {
-        score_threshold: args.opts.get("score-threshold").map_or(Ok(0.02), |v| v.parse())?,
+        score_threshold: args.score_threshold,
         nms_threshold: 0.45,
         min_size: 0.0,
         max_faces: 0,
         working_size,
-        min_face_size: args.opts.get("min-face-size").map_or(Ok(10.0), |v| v.parse())?,
+        min_face_size: args.min_face_size,
         ..DetectorConfig::default()
     };
-    let gt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(args.data.join("gt.json"))?)?;
+    let gt: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data.join("gt.json"))?)?;
     let images = gt["images"].as_array().context("gt.json has no images array")?;
     let dets_per_image = par_map(images, "images", |entry| {
-        let file = args.data.join(entry["image"].as_str().context("image path")?);
+        let file = data.join(entry["image"].as_str().context("image path")?);
         let img = rgb_image(&file)?;
         let view = FrameView::from_rgb_image(&img)?;
         Ok(det
@@ -102,7 +253,7 @@ fn wider(args: &Args) -> Result<()> {
             .map(|f| (f.bbox.map(|v| v as f64), f.score as f64))
             .collect::<Vec<([f64; 4], f64)>>())
     })?;
-    if let Some(path) = args.opts.get("dump") {
+    if let Some(path) = &args.dump {
         // The detections, for checking the AP against another implementation.
         let dump: serde_json::Map<String, serde_json::Value> = images
             .iter()
@@ -116,7 +267,7 @@ fn wider(args: &Args) -> Result<()> {
             })
             .collect();
         std::fs::write(path, serde_json::Value::Object(dump).to_string())
-            .with_context(|| format!("cannot write --dump file {path}"))?;
+            .with_context(|| format!("cannot write --dump file {}", path.display()))?;
     }
     let mut levels: [Vec<EvalImage>; 3] = Default::default();
     for (entry, dets) in images.iter().zip(dets_per_image) {
@@ -231,21 +382,20 @@ fn par_map<T: Sync, R: Send>(items: &[T], what: &str, f: impl Fn(&T) -> Result<R
     Ok(out)
 }
 
-fn embedder(opts: &HashMap<String, String>) -> Result<Embedder> {
-    let loaded = backend::load_with(&faceengine::default_model("sface.onnx"), &backend_options(opts)?)?;
+fn embedder(common: &Common) -> Result<Embedder> {
+    let loaded = backend::load_with(&faceengine::default_model("sface.onnx"), &backend_options(common))?;
     eprintln!("embedder backend: {} ({})", loaded.kind, loaded.reason);
     // One thread per embedding: the images themselves are spread over the CPUs.
     Ok(Embedder::new(loaded.model).with_threads(1))
 }
 
-fn lfw(args: &Args) -> Result<()> {
-    let n_pairs: usize = args.opts.get("pairs").map_or(Ok(6000), |v| v.parse())?;
-    let seed: u64 = args.opts.get("seed").map_or(Ok(1), |v| v.parse())?;
-    let people = list_people(&args.data)?;
+fn lfw(args: &LfwArgs) -> Result<()> {
+    let (n_pairs, seed) = (args.pairs, args.seed);
+    let people = list_people(&args.common.data)?;
     let counts: Vec<usize> = people.iter().map(|p| p.1.len()).collect();
     let pairs = make_pairs(&counts, n_pairs, seed);
-    let det = detector(&args.opts)?;
-    let emb = embedder(&args.opts)?;
+    let det = detector(&args.common, &args.detector)?;
+    let emb = embedder(&args.common)?;
     let cfg = DetectorConfig {
         score_threshold: 0.5,
         working_size: 0,
@@ -300,30 +450,17 @@ fn lfw(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn gallery(args: &Args) -> Result<()> {
-    let enrol: usize = args.opts.get("enrol").map_or(Ok(2), |v| v.parse())?;
-    let clear: f32 = args
-        .opts
-        .get("threshold")
-        .map_or(Ok(DEFAULT_THRESHOLD), |v| v.parse())?;
-    let poor: f32 = args
-        .opts
-        .get("min-threshold")
-        .map_or(Ok(DEFAULT_POOR_THRESHOLD), |v| v.parse())?;
-    let floor: f32 = args
-        .opts
-        .get("quality-floor")
-        .map_or(Ok(faceengine::quality::DEFAULT_FLOOR), |v| v.parse())?;
+fn gallery(args: &GalleryArgs) -> Result<()> {
+    // At least 1 (clap refuses 0).
+    let enrol = args.enrol as usize;
+    let (clear, poor, floor) = (args.threshold, args.min_threshold, args.quality_floor);
     // As faceid does it; raised with the gallery's size below, once it is enrolled.
     let threshold = MatchThreshold::new(clear, poor);
-    if enrol == 0 {
-        bail!("--enrol must be at least 1");
-    }
-    let people = list_people(&args.data)?;
+    let people = list_people(&args.common.data)?;
     let counts: Vec<usize> = people.iter().map(|p| p.1.len()).collect();
     let split = openset::split(&counts, enrol);
-    let det = detector(&args.opts)?;
-    let emb = embedder(&args.opts)?;
+    let det = detector(&args.common, &args.detector)?;
+    let emb = embedder(&args.common)?;
     // Enrolment exactly as faceid does for a gallery folder (largest face, detector at
     // 0.5); probes as faceid sees faces behind a default facedetect (0.8, working size
     // 640), the largest face of the image.
@@ -449,21 +586,17 @@ fn gallery(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn fer(args: &Args) -> Result<()> {
-    let path = args
-        .opts
-        .get("model")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| faceengine::default_model(faceengine::emotion::DEFAULT_MODEL));
-    let loaded = backend::load_with(&path, &backend_options(&args.opts)?)?;
+fn fer(args: &FerArgs) -> Result<()> {
+    let path = &args.model;
+    let loaded = backend::load_with(path, &backend_options(&args.common))?;
     eprintln!("emotion backend: {} ({})", loaded.kind, loaded.reason);
-    let cls = EmotionClassifier::new(loaded.model, &path)?;
-    let subset = parse_labels(args.opts.get("labels").map_or("", String::as_str))?;
+    let cls = EmotionClassifier::new(loaded.model, path)?;
+    let subset = parse_labels(&args.labels)?;
     let names: Vec<&str> = subset.iter().map(|&i| FER_LABELS[i]).collect();
     let k = names.len();
     let mut confusion = vec![vec![0usize; k]; k];
     for (truth, name) in names.iter().enumerate() {
-        let dir = args.data.join(name);
+        let dir = args.common.data.join(name);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .with_context(|| format!("cannot list {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -498,16 +631,48 @@ fn fer(args: &Args) -> Result<()> {
     Ok(())
 }
 
+fn video(a: &VideoArgs) -> Result<()> {
+    let mut settings = ChainSettings {
+        detector: a.detector.model.clone(),
+        gallery: a.gallery.clone(),
+        options: BackendOptions {
+            choice: a.backend.choice,
+            ..BackendOptions::default()
+        },
+        ..ChainSettings::default()
+    };
+    settings.detection.interval = a.interval;
+    settings.detection.detector.working_size = a.working_size;
+    settings.identity.threshold = a.threshold;
+    settings.identity.min_threshold = a.min_threshold;
+    if a.emotion {
+        settings.emotion = Some((
+            faceengine::default_model(faceengine::emotion::DEFAULT_MODEL),
+            String::new(),
+            Default::default(),
+        ));
+    }
+    let frames = match &a.out {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+            offline::run(&a.video, &settings, &mut std::io::BufWriter::new(file))?
+        }
+        None => offline::run(&a.video, &settings, &mut std::io::stdout().lock())?,
+    };
+    eprintln!("frames={frames}");
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
-    let mut it = std::env::args().skip(1);
-    let cmd = it.next().unwrap_or_default();
-    let result = parse(it).and_then(|args| match cmd.as_str() {
-        "wider" => wider(&args),
-        "lfw" => lfw(&args),
-        "gallery" => gallery(&args),
-        "fer" => fer(&args),
-        _ => bail!("unknown subcommand '{cmd}'\n{USAGE}"),
-    });
+    // A bad command line: clap's message and exit status 2.
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Eval::Wider(a) => wider(a),
+        Eval::Lfw(a) => lfw(a),
+        Eval::Gallery(a) => gallery(a),
+        Eval::Fer(a) => fer(a),
+        Eval::Video(a) => video(a),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
