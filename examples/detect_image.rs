@@ -32,12 +32,7 @@ fn main() -> Result<()> {
         let faces = det.detect(&view, &DetectorConfig::default())?;
         let boxes: Vec<String> = faces
             .iter()
-            .map(|f| {
-                format!(
-                    "[{:.0}, {:.0}, {:.0}, {:.0}]",
-                    f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]
-                )
-            })
+            .map(|f| format!("[{:.0}, {:.0}, {:.0}, {:.0}]", f.bbox.x, f.bbox.y, f.bbox.w, f.bbox.h))
             .collect();
         let name = std::path::Path::new(&p)
             .file_name()

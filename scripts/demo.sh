@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 [ -f "$HOME/.cargo/env" ] && source "$HOME/.cargo/env"
 ./scripts/fetch-assets.sh
 # ONNX Runtime's CPU library (PyPI onnxruntime wheel): the elements' backend=auto runs the
-# models on it, 2-3x faster than tract. Optional: without it they run on tract.
+# models on it, faster than tract (BENCHMARKS.md). Optional: without it they run on tract.
 if ORT_DYLIB_PATH=$(./scripts/fetch-onnxruntime.sh); then export ORT_DYLIB_PATH; fi
 cargo build --release -p gst-plugin-face
 video=${1:-assets/video/WolfgangLanger_Pexels.mp4}

@@ -89,7 +89,7 @@ impl Detector {
         frame: &FrameView,
         cfg: &DetectorConfig,
         needs_recheck: impl Fn(&Face) -> bool,
-        expected: &[[f32; 4]],
+        expected: &[Rect],
     ) -> Result<Vec<Face>> {
         match self {
             Self::YuNet(d) => d.detect_rechecking(frame, cfg, needs_recheck, expected),
@@ -101,8 +101,8 @@ impl Detector {
 /// One detected face, in pixels of the frame it was found in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Face {
-    /// x, y, width, height; clamped to the frame.
-    pub bbox: [f32; 4],
+    /// The box, clamped to the frame.
+    pub bbox: Rect,
     /// Detector confidence, 0..1.
     pub score: f32,
     /// Right eye, left eye, nose tip, right and left mouth corner (the subject's right and
@@ -112,13 +112,13 @@ pub struct Face {
 
 impl Face {
     pub fn area(&self) -> f32 {
-        self.bbox[2] * self.bbox[3]
+        self.bbox.area()
     }
 }
 
-/// Intersection over union of two (x, y, w, h) boxes.
-pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    Rect::from_xywh(*a).iou(Rect::from_xywh(*b))
+/// Intersection over union of two boxes.
+pub fn iou(a: &Rect, b: &Rect) -> f32 {
+    a.iou(*b)
 }
 
 /// Greedy non-maximum suppression: highest score first, dropping any face that
@@ -140,7 +140,7 @@ mod tests {
 
     fn face(x: f32, y: f32, s: f32, score: f32) -> Face {
         Face {
-            bbox: [x, y, s, s],
+            bbox: Rect::new(x, y, s, s),
             score,
             landmarks: [[0.0; 2]; 5],
         }
@@ -148,10 +148,11 @@ mod tests {
 
     #[test]
     fn iou_of_known_boxes() {
-        assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[0.0, 0.0, 10.0, 10.0]), 1.0);
-        assert_eq!(iou(&[0.0, 0.0, 10.0, 10.0], &[20.0, 0.0, 10.0, 10.0]), 0.0);
+        let r = |x: f32| Rect::new(x, 0.0, 10.0, 10.0);
+        assert_eq!(iou(&r(0.0), &r(0.0)), 1.0);
+        assert_eq!(iou(&r(0.0), &r(20.0)), 0.0);
         // Half overlap: 50 / 150.
-        assert!((iou(&[0.0, 0.0, 10.0, 10.0], &[5.0, 0.0, 10.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
+        assert!((iou(&r(0.0), &r(5.0)) - 1.0 / 3.0).abs() < 1e-6);
     }
 
     #[test]

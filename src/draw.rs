@@ -4,6 +4,7 @@
 //! wider); the plugin hands sprites to GStreamer as overlay rectangles, so only the
 //! pixels under faces are ever touched.
 
+use crate::rect::Rect;
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use std::sync::LazyLock;
 
@@ -42,7 +43,7 @@ pub fn person_colour(label_id: i32) -> [u8; 3] {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceLabel {
     /// x, y, width, height in frame pixels.
-    pub bbox: [f32; 4],
+    pub bbox: Rect,
     /// RGB of the box and label panel.
     pub colour: [u8; 3],
     /// Lines at the bottom of the box, top to bottom (name, then emotion).
@@ -85,8 +86,8 @@ impl Sprite {
 }
 
 /// Text height for a box: large enough to read, small enough for two lines to fit.
-pub fn text_size(bbox: &[f32; 4]) -> f32 {
-    (bbox[2].min(bbox[3]) * 0.16).clamp(11.0, 48.0)
+pub fn text_size(bbox: &Rect) -> f32 {
+    (bbox.w.min(bbox.h) * 0.16).clamp(11.0, 48.0)
 }
 
 fn text_width(font: &FontRef<'static>, scale: PxScale, text: &str) -> f32 {
@@ -134,7 +135,7 @@ fn draw_text(sprite: &mut Sprite, font: &FontRef<'static>, scale: PxScale, x: f3
 /// Renders one face's box and label, clipped to a `frame_w`×`frame_h` frame.
 /// Returns `None` when nothing of it falls inside the frame.
 pub fn render_face(label: &FaceLabel, frame_w: usize, frame_h: usize) -> Option<Sprite> {
-    let [bx, by, bw, bh] = label.bbox;
+    let [bx, by, bw, bh] = label.bbox.xywh();
     let thick = (bw.min(bh) / 50.0).round().clamp(2.0, 6.0) as i32;
     let size = text_size(&label.bbox);
     let scale = PxScale::from(size);
@@ -241,7 +242,7 @@ mod tests {
     #[test]
     fn sprite_has_the_box_and_white_text() {
         let label = FaceLabel {
-            bbox: [10.0, 20.0, 120.0, 150.0],
+            bbox: Rect::new(10.0, 20.0, 120.0, 150.0),
             colour: [230, 25, 75],
             lines: vec!["Ada".into(), "happy".into()],
         };
@@ -265,13 +266,13 @@ mod tests {
     #[test]
     fn faces_outside_the_frame_draw_nothing_and_edges_are_clipped() {
         let label = FaceLabel {
-            bbox: [700.0, 10.0, 50.0, 50.0],
+            bbox: Rect::new(700.0, 10.0, 50.0, 50.0),
             colour: UNKNOWN_COLOUR,
             lines: vec![],
         };
         assert!(render_face(&label, 640, 360).is_none());
         let label = FaceLabel {
-            bbox: [600.0, 330.0, 100.0, 100.0],
+            bbox: Rect::new(600.0, 330.0, 100.0, 100.0),
             colour: UNKNOWN_COLOUR,
             lines: vec!["unknown".into()],
         };

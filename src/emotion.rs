@@ -2,6 +2,7 @@
 
 use crate::backend::Backend;
 use crate::frame::FrameView;
+use crate::rect::Rect;
 use crate::spread;
 use crate::tensor::{Tensor, argmax};
 use anyhow::{Result, bail, ensure};
@@ -56,10 +57,10 @@ pub fn parse_labels(spec: &str) -> Result<Vec<usize>> {
 
 /// The square region the classifier reads for a detector box: centred on the box,
 /// as wide as its longer side, which is how FER2013's faces are framed.
-pub fn crop_region(bbox: &[f32; 4]) -> [f32; 4] {
-    let side = bbox[2].max(bbox[3]);
-    let cx = bbox[0] + bbox[2] / 2.0;
-    let cy = bbox[1] + bbox[3] / 2.0;
+pub fn crop_region(bbox: &Rect) -> [f32; 4] {
+    let side = bbox.w.max(bbox.h);
+    let cx = bbox.x + bbox.w / 2.0;
+    let cy = bbox.y + bbox.h / 2.0;
     [cx - side / 2.0, cy - side / 2.0, side, side]
 }
 
@@ -111,7 +112,7 @@ impl EmotionClassifier {
     /// [`FER_LABELS`]); probabilities are renormalised over it. ONNX Runtime and TensorRT
     /// get one call for all faces; tract one call per face, spread over threads
     /// (`spread::faces_through`).
-    pub fn classify(&self, frame: &FrameView, boxes: &[[f32; 4]], subset: &[usize]) -> Result<Vec<Emotion>> {
+    pub fn classify(&self, frame: &FrameView, boxes: &[Rect], subset: &[usize]) -> Result<Vec<Emotion>> {
         let side = self.side;
         spread::faces_through(
             self.model.as_ref(),
@@ -185,6 +186,6 @@ mod tests {
 
     #[test]
     fn crop_region_is_a_centred_square() {
-        assert_eq!(crop_region(&[10.0, 20.0, 40.0, 60.0]), [0.0, 20.0, 60.0, 60.0]);
+        assert_eq!(crop_region(&Rect::new(10.0, 20.0, 40.0, 60.0)), [0.0, 20.0, 60.0, 60.0]);
     }
 }

@@ -40,6 +40,7 @@
 use crate::detect::iou;
 use crate::embed::{Embedding, cosine};
 use crate::gallery::MatchThreshold;
+use crate::rect::Rect;
 use crate::tensor::argmax;
 use crate::track::Appearance;
 use std::collections::HashMap;
@@ -123,7 +124,7 @@ struct TrackState {
     checked_area: f32,
     last_seen: u64,
     /// Where the face was when last seen, to find the track a new one continues.
-    bbox: [f32; 4],
+    bbox: Rect,
     last_embedding: Vec<f32>,
     look: Option<Appearance>,
     /// Set when the look changed since the last check.
@@ -184,7 +185,7 @@ impl Identities {
     }
 
     /// Notes that `track` is in view on `frame` at `bbox` (checked or not).
-    pub fn seen(&mut self, track: u64, frame: u64, bbox: [f32; 4]) {
+    pub fn seen(&mut self, track: u64, frame: u64, bbox: Rect) {
         if let Some(t) = self.tracks.get_mut(&track) {
             t.last_seen = frame;
             t.bbox = bbox;
@@ -194,7 +195,7 @@ impl Identities {
     /// The track that a new track appearing at `bbox` on `frame` with this embedding
     /// continues, if any: one last seen on the frame before in about the same place (no
     /// longer in view) whose last embedding is the same person's.
-    fn predecessor(&self, frame: u64, bbox: &[f32; 4], check: (&Embedding, f32), similarities: &[f32]) -> Option<u64> {
+    fn predecessor(&self, frame: u64, bbox: &Rect, check: (&Embedding, f32), similarities: &[f32]) -> Option<u64> {
         self.tracks
             .iter()
             .filter(|(_, t)| t.last_seen + 1 == frame && t.checks > 0)
@@ -222,7 +223,7 @@ impl Identities {
         &mut self,
         track: u64,
         frame: u64,
-        bbox: [f32; 4],
+        bbox: Rect,
         embedding: &Embedding,
         similarities: &[f32],
     ) -> Answer {
@@ -235,12 +236,12 @@ impl Identities {
         &mut self,
         track: u64,
         frame: u64,
-        bbox: [f32; 4],
+        bbox: Rect,
         embedding: &Embedding,
         quality: f32,
         similarities: &[f32],
     ) -> Answer {
-        let area = bbox[2] * bbox[3];
+        let area = bbox.area();
         let check = (embedding, quality);
         if !self.tracks.contains_key(&track)
             && let Some(old) = self.predecessor(frame, &bbox, check, similarities)
@@ -358,7 +359,7 @@ mod tests {
     use super::*;
 
     /// A 10x10 face box (area 100).
-    const BOX: [f32; 4] = [0.0, 0.0, 10.0, 10.0];
+    const BOX: Rect = Rect::new(0.0, 0.0, 10.0, 10.0);
 
     /// A clear face's embedding (magnitude at which the full threshold applies).
     fn clear(v: &[f32]) -> Embedding {
@@ -460,7 +461,7 @@ mod tests {
                 .flat_map(|i| [(if rising { i % 32 } else { 31 - i % 32 } * 8) as u8; 3])
                 .collect();
             let view = crate::FrameView::packed(crate::PixelFormat::Rgb, 32, 32, &px, 96).expect("view");
-            Appearance::of(&view, &[0.0, 0.0, 32.0, 32.0])
+            Appearance::of(&view, &Rect::new(0.0, 0.0, 32.0, 32.0))
         };
         let mut other = ids();
         for f in 0..3 {
@@ -503,7 +504,7 @@ mod tests {
         // ... and so does the same face somewhere else, or after a gap.
         let mut id = ids();
         id.observe(1, 0, BOX, &e0, &[0.6, 0.1]);
-        let elsewhere = [50.0, 0.0, 10.0, 10.0];
+        let elsewhere = Rect::new(50.0, 0.0, 10.0, 10.0);
         assert_eq!(id.observe(2, 1, elsewhere, &e0, &[0.4, 0.1]).person, None);
         assert_eq!(id.observe(3, 9, BOX, &e0, &[0.4, 0.1]).person, None);
     }
@@ -563,7 +564,7 @@ mod tests {
         id.observe_with_quality(2, 1, BOX, &e0, 0.3, &[0.47, 0.2]);
         assert_eq!(id.observe(2, 2, BOX, &e0, &[0.47, 0.2]).person, None);
         // And a poor track is looked at on every frame until it has had its sightings.
-        assert!(id.needs_check(2, 3, BOX[2] * BOX[3]));
+        assert!(id.needs_check(2, 3, BOX.area()));
     }
 
     #[test]

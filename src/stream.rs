@@ -24,6 +24,7 @@ pub use emotion::{EmotionAnalyser, EmotionSettings};
 pub use identity::{IdentityAnalyser, IdentitySettings, Name};
 
 use crate::record::{EmotionRecord, FaceRecord, IdentityRecord};
+use crate::rect::Rect;
 
 /// A face as it travels from one element to the next: what the metadata carries
 /// (docs/metadata.md). The elements read it back from the metas; `face-eval video`
@@ -31,7 +32,7 @@ use crate::record::{EmotionRecord, FaceRecord, IdentityRecord};
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StreamFace {
     /// Box in frame pixels, clamped to the frame.
-    pub bbox: [f32; 4],
+    pub bbox: Rect,
     pub confidence: Option<f64>,
     pub landmarks: Option<[[f32; 2]; 5]>,
     pub track_id: Option<u64>,
@@ -67,9 +68,9 @@ impl EmotionInfo {
 
 /// The corners of `bbox` (x, y, w, h) clamped to a `width` × `height` frame, in pixels:
 /// x0, y0, x1, y1.
-pub fn clamped_corners(bbox: &[f32; 4], width: u32, height: u32) -> [f32; 4] {
+pub fn clamped_corners(bbox: &Rect, width: u32, height: u32) -> [f32; 4] {
     let (w, h) = (width as f32, height as f32);
-    let [x, y, bw, bh] = *bbox;
+    let [x, y, bw, bh] = bbox.xywh();
     [
         x.clamp(0.0, w),
         y.clamp(0.0, h),
@@ -79,22 +80,22 @@ pub fn clamped_corners(bbox: &[f32; 4], width: u32, height: u32) -> [f32; 4] {
 }
 
 /// The clamped corners as fractions of the frame (DL Streamer's `x_min` .. `y_max`).
-pub fn normalised_corners(bbox: &[f32; 4], width: u32, height: u32) -> [f64; 4] {
+pub fn normalised_corners(bbox: &Rect, width: u32, height: u32) -> [f64; 4] {
     let (w, h) = (width as f32, height as f32);
     let [x0, y0, x1, y1] = clamped_corners(bbox, width, height);
     [(x0 / w) as f64, (y0 / h) as f64, (x1 / w) as f64, (y1 / h) as f64]
 }
 
 /// The box in pixels (x, y, w, h) back from its normalised corners.
-pub fn from_normalised(corners: [f64; 4], width: u32, height: u32) -> [f32; 4] {
+pub fn from_normalised(corners: [f64; 4], width: u32, height: u32) -> Rect {
     let [x0, y0, x1, y1] = corners;
     let (w, h) = (width as f64, height as f64);
-    [
+    Rect::new(
         (x0 * w) as f32,
         (y0 * h) as f32,
         ((x1 - x0) * w) as f32,
         ((y1 - y0) * h) as f32,
-    ]
+    )
 }
 
 impl StreamFace {
@@ -116,7 +117,7 @@ impl StreamFace {
         let r = |v: f32| ((v as f64) * 100.0).round() / 100.0;
         let r4 = |v: f64| (v * 10000.0).round() / 10000.0;
         FaceRecord {
-            bbox: self.bbox.map(r),
+            bbox: self.bbox.xywh().map(r),
             confidence: self.confidence.map(r4),
             landmarks: self.landmarks.map(|lm| lm.iter().map(|p| [r(p[0]), r(p[1])]).collect()),
             track_id: self.track_id,
@@ -140,10 +141,10 @@ mod tests {
 
     #[test]
     fn a_box_is_clamped_to_the_frame_and_survives_normalising() {
-        let b = [-10.0, 20.0, 110.0, 400.0];
+        let b = Rect::new(-10.0, 20.0, 110.0, 400.0);
         assert_eq!(clamped_corners(&b, 640, 360), [0.0, 20.0, 100.0, 360.0]);
         let back = from_normalised(normalised_corners(&b, 640, 360), 640, 360);
-        for (got, want) in back.iter().zip([0.0, 20.0, 100.0, 340.0]) {
+        for (got, want) in back.xywh().iter().zip([0.0, 20.0, 100.0, 340.0]) {
             assert!((got - want).abs() < 1e-3, "{back:?}");
         }
     }

@@ -43,12 +43,12 @@ const THUMB: usize = 16;
 pub struct Appearance(Vec<f32>);
 
 impl Appearance {
-    pub fn of(frame: &FrameView, bbox: &[f32; 4]) -> Self {
+    pub fn of(frame: &FrameView, bbox: &Rect) -> Self {
         let mut v = Vec::with_capacity(THUMB * THUMB);
         for j in 0..THUMB {
             for i in 0..THUMB {
-                let fx = bbox[0] + (i as f32 + 0.5) * bbox[2] / THUMB as f32;
-                let fy = bbox[1] + (j as f32 + 0.5) * bbox[3] / THUMB as f32;
+                let fx = bbox.x + (i as f32 + 0.5) * bbox.w / THUMB as f32;
+                let fy = bbox.y + (j as f32 + 0.5) * bbox.h / THUMB as f32;
                 v.push(frame.grey_bilinear(fx, fy));
             }
         }
@@ -152,15 +152,15 @@ impl Track {
 
     /// Whether `bbox` in `frame` still looks like the face's last detection (thumbnail
     /// correlation at least `cut`); `None` for a track without a thumbnail.
-    fn still_looks_alike(&self, frame: &FrameView, bbox: &[f32; 4], cut: f32) -> Option<bool> {
+    fn still_looks_alike(&self, frame: &FrameView, bbox: &Rect, cut: f32) -> Option<bool> {
         let last = self.appearance.as_ref()?;
         Some(Appearance::of(frame, bbox).correlation(last) >= cut)
     }
 }
 
-/// `[cx, cy, w, h]` of an `[x, y, w, h]` box.
-fn centre_size(b: &[f32; 4]) -> [f32; 4] {
-    Rect::from_xywh(*b).centre_size()
+/// `[cx, cy, w, h]` of a box.
+fn centre_size(b: &Rect) -> [f32; 4] {
+    b.centre_size()
 }
 
 /// A matched detection's box with its size averaged with the track's prediction.
@@ -172,14 +172,14 @@ fn centre_size(b: &[f32; 4]) -> [f32; 4] {
 /// the hard classroom videos by the scorer's count, scripts/classroom-score.sh --hard).
 /// The centre stays the detection's, and the prediction already carries the size's
 /// trend, so a face moving or growing is not held back.
-fn steady_size(detected: &[f32; 4], predicted: &[f32; 4]) -> [f32; 4] {
+fn steady_size(detected: &Rect, predicted: &Rect) -> Rect {
     let (d, p) = (centre_size(detected), centre_size(predicted));
-    xywh_of(&[d[0], d[1], 0.5 * (d[2] + p[2]), 0.5 * (d[3] + p[3])])
+    rect_of(&[d[0], d[1], 0.5 * (d[2] + p[2]), 0.5 * (d[3] + p[3])])
 }
 
-/// The inverse of [`centre_size`]: the box `[x, y, w, h]`.
-fn xywh_of(c: &[f32; 4]) -> [f32; 4] {
-    Rect::from_centre_size(*c).xywh()
+/// The inverse of [`centre_size`].
+fn rect_of(c: &[f32; 4]) -> Rect {
+    Rect::from_centre_size(*c)
 }
 
 /// `face` moved and scaled so that its box becomes `to` (landmarks follow the box).
@@ -188,7 +188,7 @@ fn move_face(face: &Face, to: [f32; 4]) -> Face {
     let sx = if from[2] > 0.0 { to[2] / from[2] } else { 1.0 };
     let sy = if from[3] > 0.0 { to[3] / from[3] } else { 1.0 };
     let mut out = face.clone();
-    out.bbox = xywh_of(&to);
+    out.bbox = rect_of(&to);
     for p in &mut out.landmarks {
         *p = [to[0] + (p[0] - from[0]) * sx, to[1] + (p[1] - from[1]) * sy];
     }
@@ -279,7 +279,7 @@ impl Tracker {
         let cut = self.cfg.cut_correlation;
         let mut stale = false;
         for t in self.tracks.iter_mut().filter(|t| t.shown) {
-            if t.still_looks_alike(frame, &xywh_of(&t.next_centre_size()), cut) != Some(false) {
+            if t.still_looks_alike(frame, &rect_of(&t.next_centre_size()), cut) != Some(false) {
                 continue;
             }
             if t.lost == 0 {
@@ -302,11 +302,11 @@ impl Tracker {
     /// took many times the closer looks for next to no gain in accuracy and more label
     /// changes, and on the arcade clip it looked several times a frame where people had
     /// turned or walked away.
-    pub fn expected_boxes(&self) -> Vec<[f32; 4]> {
+    pub fn expected_boxes(&self) -> Vec<Rect> {
         self.tracks
             .iter()
             .filter(|t| t.shown || t.overlapped)
-            .map(|t| xywh_of(&t.next_centre_size()))
+            .map(|t| rect_of(&t.next_centre_size()))
             .collect()
     }
 
@@ -568,7 +568,7 @@ mod tests {
 
     fn face(x: f32, y: f32, s: f32) -> Face {
         Face {
-            bbox: [x, y, s, s],
+            bbox: Rect::new(x, y, s, s),
             score: 0.9,
             landmarks: [
                 [x + 0.3 * s, y + 0.4 * s],
@@ -604,7 +604,7 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert!(!p[0].detected);
         // Velocity estimate 7.5 px/frame after two 10 px steps (smoothed from 0).
-        assert!((p[0].face.bbox[0] - 127.5).abs() < 0.01, "{:?}", p[0].face.bbox);
+        assert!((p[0].face.bbox.x - 127.5).abs() < 0.01, "{:?}", p[0].face.bbox);
         // The landmarks moved with the box.
         assert!((p[0].face.landmarks[0][0] - (127.5 + 15.0)).abs() < 0.01);
         // Five frames later the detector finds the face far from where it started but
@@ -626,8 +626,8 @@ mod tests {
             let out = t.update(vec![face(150.0 - s / 2.0, 150.0 - s / 2.0, s)]);
             assert_eq!(out[0].id, 1);
             let b = out[0].face.bbox;
-            assert!((b[0] + b[2] / 2.0 - 150.0).abs() < 1e-3, "centre moved: {b:?}");
-            widths.push(b[2]);
+            assert!((b.x + b.w / 2.0 - 150.0).abs() < 1e-3, "centre moved: {b:?}");
+            widths.push(b.w);
         }
         let swing = widths[4..].windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
         assert!(swing <= 5.0, "sizes still swing by {swing}: {widths:?}");
@@ -668,7 +668,7 @@ mod tests {
     fn a_cut_to_another_face_in_the_same_place_starts_a_new_track() {
         let (ramp_x, ramp_y) = ramps();
         let bright: Vec<u8> = ramp_x.iter().map(|v| v / 2 + 60).collect();
-        let look = |data: &[u8]| Some(Appearance::of(&view(data), &[8.0, 8.0, 48.0, 48.0]));
+        let look = |data: &[u8]| Some(Appearance::of(&view(data), &Rect::new(8.0, 8.0, 48.0, 48.0)));
         let f = || face(8.0, 8.0, 48.0);
         let mut t = Tracker::new(TrackerConfig::default());
         assert_eq!(t.update_with_appearance(vec![f()], vec![look(&ramp_x)])[0].id, 1);
@@ -693,7 +693,7 @@ mod tests {
         // Asking moves nothing; the next prediction is still the first one.
         let p = t.predict();
         assert_eq!(p.len(), 1);
-        assert_eq!(p[0].face.bbox, [8.0, 8.0, 48.0, 48.0]);
+        assert_eq!(p[0].face.bbox, Rect::new(8.0, 8.0, 48.0, 48.0));
         // Tracks without a thumbnail (update without appearances) are never stale.
         let mut t = Tracker::new(TrackerConfig::default());
         t.update(vec![face(8.0, 8.0, 48.0)]);
@@ -783,7 +783,7 @@ mod tests {
     fn a_held_face_found_again_slightly_moved_is_reported_once() {
         let (ramp_x, ramp_y) = ramps();
         let f = face(8.0, 8.0, 48.0);
-        let look = |data: &[u8], b: &[f32; 4]| Some(Appearance::of(&view(data), b));
+        let look = |data: &[u8], b: &Rect| Some(Appearance::of(&view(data), b));
         let mut t = Tracker::new(TrackerConfig::default());
         assert_eq!(
             t.update_with_appearance(vec![f.clone()], vec![look(&ramp_x, &f.bbox)])[0].id,

@@ -13,6 +13,7 @@ use faceengine::embed::Embedder;
 use faceengine::emotion::{self, EmotionClassifier, parse_labels};
 use faceengine::frame::{FrameView, PixelFormat};
 use faceengine::gallery::{self, Gallery, Side};
+use faceengine::rect::Rect;
 
 fn load(file: &str) -> std::sync::Arc<dyn backend::Backend> {
     backend::load_with(&common::model(file), &BackendOptions::default())
@@ -98,13 +99,13 @@ fn faces_are_found_where_they_are_in_every_format() {
                 .expect("frame")
                 .with_yuv(faceengine::frame::YuvMatrix::Bt709, false);
             let faces = det.detect(&view, &cfg).expect("detection runs");
-            let found: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox).collect();
+            let found: Vec<[f32; 4]> = faces.iter().map(|f| f.bbox.xywh()).collect();
             if let Err(e) = common::check_boxes(&found, &expected, 0.6) {
                 panic!("{photo} as {format:?}: {e}");
             }
             // Landmarks sit inside their face: eyes in the top half, mouth in the bottom.
             for f in &faces {
-                let [x, y, bw, bh] = f.bbox;
+                let [x, y, bw, bh] = f.bbox.xywh();
                 for (i, p) in f.landmarks.iter().enumerate() {
                     assert!(
                         p[0] > x - 0.1 * bw && p[0] < x + 1.1 * bw,
@@ -147,12 +148,12 @@ fn a_small_dim_covered_face_is_found_by_a_closer_look() {
     let f = &found[0];
     assert!(f.score >= 0.8, "it counts with the closer look's score: {}", f.score);
     assert!(
-        common::iou(&f.bbox, &face) > 0.6,
+        common::iou(&f.bbox.xywh(), &face) > 0.6,
         "{:?} is not the face at {face:?}",
         f.bbox
     );
     // The landmarks are the closer look's: the eyes level and inside the box's top half.
-    let [x, y, w, h] = f.bbox;
+    let [x, y, w, h] = f.bbox.xywh();
     for eye in &f.landmarks[..2] {
         assert!(
             eye[0] > x && eye[0] < x + w && eye[1] > y && eye[1] < y + 0.6 * h,
@@ -188,7 +189,7 @@ fn detector_options_limit_the_faces() {
         .expect("runs");
     assert_eq!(two.len(), 2);
     assert!(two[0].score >= two[1].score && two[1].score >= all.iter().map(|f| f.score).fold(f32::MAX, f32::min));
-    let smallest = all.iter().map(|f| f.bbox[2].max(f.bbox[3])).fold(f32::MAX, f32::min);
+    let smallest = all.iter().map(|f| f.bbox.w.max(f.bbox.h)).fold(f32::MAX, f32::min);
     let big = det
         .detect(
             &view,
@@ -200,7 +201,7 @@ fn detector_options_limit_the_faces() {
         .expect("runs");
     assert_eq!(
         big.len(),
-        all.len() - all.iter().filter(|f| f.bbox[2].max(f.bbox[3]) <= smallest).count()
+        all.len() - all.iter().filter(|f| f.bbox.w.max(f.bbox.h) <= smallest).count()
     );
 }
 
@@ -300,7 +301,7 @@ fn emotions_are_probabilities_over_the_chosen_labels() {
     let det = detector();
     let (rgb, w, h) = common::load_rgb(&common::asset("photos/sample1.jpg"));
     let view = FrameView::packed(PixelFormat::Rgb, w, h, &rgb, w * 3).expect("frame");
-    let boxes: Vec<[f32; 4]> = det
+    let boxes: Vec<Rect> = det
         .detect(&view, &DetectorConfig::default())
         .expect("runs")
         .iter()
@@ -360,7 +361,12 @@ fn detect_covered(
     let (frame, face) = common::covered_face(56.0, light, 0.55);
     let view = FrameView::from_rgb_image(&frame).expect("frame");
     let found = det
-        .detect_rechecking(&view, cfg, |f: &Face| f.score < 0.8, &places(&face))
+        .detect_rechecking(
+            &view,
+            cfg,
+            |f: &Face| f.score < 0.8,
+            &places(&face).into_iter().map(Rect::from_xywh).collect::<Vec<_>>(),
+        )
         .expect("runs");
     (found, face)
 }
@@ -382,7 +388,7 @@ fn a_followed_face_in_the_dark_is_found_where_it_is_expected() {
     let (found, face) = detect_covered(&det, 0.15, &cfg, |f| vec![predicted(f)]);
     assert_eq!(found.len(), 1, "the dark face was not found where expected: {found:?}");
     assert!(
-        common::iou(&found[0].bbox, &face) > 0.6,
+        common::iou(&found[0].bbox.xywh(), &face) > 0.6,
         "{:?} is not the face at {face:?}",
         found[0].bbox
     );
@@ -405,7 +411,7 @@ fn a_followed_face_too_dim_to_be_a_candidate_is_found_where_it_is_expected() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].score >= 0.5, "{}", found[0].score);
     assert!(
-        common::iou(&found[0].bbox, &face) > 0.6,
+        common::iou(&found[0].bbox.xywh(), &face) > 0.6,
         "{:?} is not the face at {face:?}",
         found[0].bbox
     );

@@ -93,7 +93,7 @@ fn mtcnn_finds_the_faces_facenet_pytorch_finds_within_two_pixels() {
         for g in faces.iter().filter(|g| g.score >= MARGINAL || lossless) {
             assert!(
                 want.iter()
-                    .any(|(b, _, _)| corner_diff(&g.bbox, b, w, h) <= tolerance(b, lossless)),
+                    .any(|(b, _, _)| corner_diff(&g.bbox.xywh(), b, w, h) <= tolerance(b, lossless)),
                 "{rel}: we found {:?} (score {}) that facenet-pytorch does not",
                 g.bbox,
                 g.score
@@ -103,7 +103,7 @@ fn mtcnn_finds_the_faces_facenet_pytorch_finds_within_two_pixels() {
         for (b, score, landmarks) in want.iter().filter(|f| f.1 >= MARGINAL || lossless) {
             let (g, d) = faces
                 .iter()
-                .map(|g| (g, corner_diff(&g.bbox, b, w, h)))
+                .map(|g| (g, corner_diff(&g.bbox.xywh(), b, w, h)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .unwrap_or_else(|| panic!("{rel}: no face found, facenet-pytorch has {b:?}"));
             assert!(
@@ -168,14 +168,17 @@ fn mtcnn_in_a_working_size_keeps_the_confident_faces() {
                 c[3].clamp(0.0, h),
             );
             let b = [x1, y1, x2 - x1, y2 - y1];
-            let best = faces.iter().map(|g| common::iou(&g.bbox, &b)).fold(0.0f32, f32::max);
+            let best = faces
+                .iter()
+                .map(|g| common::iou(&g.bbox.xywh(), &b))
+                .fold(0.0f32, f32::max);
             assert!(best >= 0.5, "{rel}: face {b:?} found only at IoU {best:.2}: {faces:?}");
             checked += 1;
         }
         let hand_checked = expected.get(name).expect("photo in expected-faces.json");
         for g in faces.iter().filter(|g| g.score >= MARGINAL) {
             assert!(
-                hand_checked.iter().any(|b| common::iou(&g.bbox, b) >= 0.4),
+                hand_checked.iter().any(|b| common::iou(&g.bbox.xywh(), b) >= 0.4),
                 "{rel}: {:?} at {} is not a face",
                 g.bbox,
                 g.score

@@ -7,6 +7,7 @@
 
 use faceengine::Face;
 use faceengine::emotion::Emotion;
+use faceengine::rect::Rect;
 use faceengine::stream;
 use gst_video::VideoRegionOfInterestMeta;
 
@@ -90,7 +91,7 @@ pub fn faces(buf: &gst::BufferRef, width: u32, height: u32) -> Vec<FaceInfo> {
 fn read_face(m: &VideoRegionOfInterestMeta, width: u32, height: u32) -> FaceInfo {
     let (rx, ry, rw, rh) = m.rect();
     let mut info = FaceInfo {
-        bbox: [rx as f32, ry as f32, rw as f32, rh as f32],
+        bbox: Rect::new(rx as f32, ry as f32, rw as f32, rh as f32),
         ..Default::default()
     };
     if let Some(d) = m.param(DETECTION) {

@@ -17,6 +17,7 @@
 use super::{DetectorConfig, Face};
 use crate::backend::Backend;
 use crate::frame::FrameView;
+use crate::rect::Rect;
 use crate::tensor::Tensor;
 use anyhow::{Context, Result, ensure};
 use std::sync::Arc;
@@ -98,6 +99,13 @@ struct Candidate {
     corners: [f32; 4],
     score: f32,
     reg: [f32; 4],
+}
+
+/// A face O-Net confirmed, in the corners of the picture MTCNN ran on.
+struct Output {
+    corners: [f32; 4],
+    score: f32,
+    landmarks: [[f32; 2]; 5],
 }
 
 /// IoU on corner boxes without the +1 pixel convention (torchvision's NMS).
@@ -243,25 +251,33 @@ impl Mtcnn {
 
         let proposals = self.propose(&img, min_face as f64, factor, cfg.mtcnn_thresholds[0])?;
         let refined = self.refine(&img, proposals, cfg.mtcnn_thresholds[1])?;
-        let mut faces = self.output(&img, refined, cfg.score_threshold)?;
+        let found = self.output(&img, refined, cfg.score_threshold)?;
 
         let (sx, sy) = (
             frame.width as f32 / img.width as f32,
             frame.height as f32 / img.height as f32,
         );
         let (fw, fh) = (frame.width as f32, frame.height as f32);
-        for f in &mut faces {
-            let [x1, y1, x2, y2] = f.bbox;
-            let (x1, y1) = ((x1 * sx).clamp(0.0, fw), (y1 * sy).clamp(0.0, fh));
-            let (x2, y2) = ((x2 * sx).clamp(0.0, fw), (y2 * sy).clamp(0.0, fh));
-            f.bbox = [x1, y1, x2 - x1, y2 - y1];
-            for p in &mut f.landmarks {
-                p[0] *= sx;
-                p[1] *= sy;
-            }
-        }
-        faces.retain(|f| f.bbox[2] > 1.0 && f.bbox[3] > 1.0);
-        faces.retain(|f| f.bbox[2].max(f.bbox[3]) >= cfg.min_size);
+        let mut faces: Vec<Face> = found
+            .into_iter()
+            .map(|f| {
+                let [x1, y1, x2, y2] = f.corners;
+                let (x1, y1) = ((x1 * sx).clamp(0.0, fw), (y1 * sy).clamp(0.0, fh));
+                let (x2, y2) = ((x2 * sx).clamp(0.0, fw), (y2 * sy).clamp(0.0, fh));
+                let mut landmarks = f.landmarks;
+                for p in &mut landmarks {
+                    p[0] *= sx;
+                    p[1] *= sy;
+                }
+                Face {
+                    bbox: Rect::new(x1, y1, x2 - x1, y2 - y1),
+                    score: f.score,
+                    landmarks,
+                }
+            })
+            .collect();
+        faces.retain(|f| f.bbox.w > 1.0 && f.bbox.h > 1.0);
+        faces.retain(|f| f.bbox.w.max(f.bbox.h) >= cfg.min_size);
         if cfg.max_faces > 0 {
             faces.truncate(cfg.max_faces);
         }
@@ -410,7 +426,7 @@ impl Mtcnn {
     }
 
     /// Stage 3: O-Net; faces as corner boxes (converted by the caller) with landmarks.
-    fn output(&self, img: &Planar, boxes: Vec<[f32; 4]>, threshold: f32) -> Result<Vec<Face>> {
+    fn output(&self, img: &Planar, boxes: Vec<[f32; 4]>, threshold: f32) -> Result<Vec<Output>> {
         if boxes.is_empty() {
             return Ok(Vec::new());
         }
@@ -439,13 +455,13 @@ impl Mtcnn {
                 reg.data[i * 4 + 2],
                 reg.data[i * 4 + 3],
             ];
-            faces.push(Face {
-                bbox: regress(*b, r),
+            faces.push(Output {
+                corners: regress(*b, r),
                 score,
                 landmarks,
             });
         }
-        Ok(suppress(faces, |f| (f.bbox, f.score), overlap_of_smaller, 0.7))
+        Ok(suppress(faces, |f| (f.corners, f.score), overlap_of_smaller, 0.7))
     }
 }
 

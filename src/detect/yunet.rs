@@ -9,6 +9,7 @@
 use super::{Face, iou, nms};
 use crate::backend::Backend;
 use crate::frame::FrameView;
+use crate::rect::Rect;
 use crate::tensor::Tensor;
 use anyhow::{Context, Result};
 use std::sync::Arc;
@@ -132,7 +133,7 @@ impl YuNet {
         frame: &FrameView,
         cfg: &DetectorConfig,
         needs_recheck: impl Fn(&Face) -> bool,
-        expected: &[[f32; 4]],
+        expected: &[Rect],
     ) -> Result<Vec<Face>> {
         let (w, h, pw, ph) = Self::input_size(frame.width, frame.height, cfg.working_size);
         let scale = w as f32 / frame.width as f32;
@@ -146,7 +147,7 @@ impl YuNet {
         let mut faces = self.detect_in(frame, whole, (w, h, pw, ph), candidates, cfg.nms_threshold, false)?;
         if rechecks {
             let closer = (scale * RECHECK_ZOOM).min(1.0);
-            let small = |b: &[f32; 4]| b[2].max(b[3]) * scale <= RECHECK_MAX_SIDE;
+            let small = |b: &Rect| b.w.max(b.h) * scale <= RECHECK_MAX_SIDE;
             // Whether each face has had its closer look or needs none.
             let mut settled = vec![false; faces.len()];
             for (face, settled) in faces.iter_mut().zip(settled.iter_mut()) {
@@ -163,8 +164,7 @@ impl YuNet {
             }
             // A face whose track has carried it out of the picture is not looked for.
             let (fw, fh) = (frame.width as f32, frame.height as f32);
-            let in_frame =
-                |b: &[f32; 4]| (0.0..fw).contains(&(b[0] + b[2] / 2.0)) && (0.0..fh).contains(&(b[1] + b[3] / 2.0));
+            let in_frame = |b: &Rect| (0.0..fw).contains(&(b.x + b.w / 2.0)) && (0.0..fh).contains(&(b.y + b.h / 2.0));
             for place in expected.iter().filter(|b| small(b) && in_frame(b)) {
                 let covered = faces
                     .iter()
@@ -190,7 +190,7 @@ impl YuNet {
         faces.retain(|f| f.score >= cfg.score_threshold);
         // Size filtering after NMS: done before, a dropped box could let a suppressed
         // larger duplicate of the same face through.
-        faces.retain(|f| f.bbox[2].max(f.bbox[3]) >= cfg.min_size);
+        faces.retain(|f| f.bbox.w.max(f.bbox.h) >= cfg.min_size);
         if cfg.max_faces > 0 {
             faces.truncate(cfg.max_faces);
         }
@@ -221,19 +221,19 @@ impl YuNet {
         let mut faces = self.decode(&outputs, pw, ph, threshold)?;
         let (fw, fh) = (frame.width as f32, frame.height as f32);
         for f in &mut faces {
-            let [x, y, bw, bh] = f.bbox;
+            let [x, y, bw, bh] = f.bbox.xywh();
             let (x0, y0) = ((rect[0] + x * sx).clamp(0.0, fw), (rect[1] + y * sy).clamp(0.0, fh));
             let (x1, y1) = (
                 (rect[0] + (x + bw) * sx).clamp(0.0, fw),
                 (rect[1] + (y + bh) * sy).clamp(0.0, fh),
             );
-            f.bbox = [x0, y0, x1 - x0, y1 - y0];
+            f.bbox = Rect::new(x0, y0, x1 - x0, y1 - y0);
             for p in &mut f.landmarks {
                 p[0] = rect[0] + p[0] * sx;
                 p[1] = rect[1] + p[1] * sy;
             }
         }
-        faces.retain(|f| f.bbox[2] > 1.0 && f.bbox[3] > 1.0);
+        faces.retain(|f| f.bbox.w > 1.0 && f.bbox.h > 1.0);
         Ok(nms(faces, nms_threshold))
     }
 
@@ -243,13 +243,13 @@ impl YuNet {
     fn recheck(
         &self,
         frame: &FrameView,
-        place: &[f32; 4],
+        place: &Rect,
         scale: f32,
         threshold: f32,
         nms_threshold: f32,
         stretch: bool,
     ) -> Result<Option<Face>> {
-        let [x, y, bw, bh] = *place;
+        let [x, y, bw, bh] = place.xywh();
         // The face with as much room again around it: the network judges a face by
         // its surroundings too, and the box found at the working size is rough.
         // The crop is a multiple of 32 network pixels across, so that it needs no
@@ -304,7 +304,7 @@ impl YuNet {
                         *p = [(k[2 * n] + c as f32) * s, (k[2 * n + 1] + r as f32) * s];
                     }
                     faces.push(Face {
-                        bbox: [cx - bw / 2.0, cy - bh / 2.0, bw, bh],
+                        bbox: Rect::new(cx - bw / 2.0, cy - bh / 2.0, bw, bh),
                         score,
                         landmarks,
                     });

@@ -85,7 +85,7 @@ impl EmotionAnalyser {
         if wanted.is_empty() {
             return Ok(emotions);
         }
-        let boxes: Vec<[f32; 4]> = wanted.iter().map(|&i| faces[i].bbox).collect();
+        let boxes: Vec<crate::rect::Rect> = wanted.iter().map(|&i| faces[i].bbox).collect();
         let found = self.classifier.classify(view, &boxes, &self.subset)?;
         for (&i, e) in wanted.iter().zip(found) {
             emotions[i] = Some(match faces[i].track_id {

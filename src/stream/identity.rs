@@ -178,7 +178,7 @@ impl IdentityAnalyser {
             if let Some(track) = f.track_id {
                 identities.seen(track, frame, f.bbox);
                 identities.look(track, Appearance::of(view, &f.bbox));
-                let due = identities.needs_check(track, frame, f.bbox[2] * f.bbox[3]);
+                let due = identities.needs_check(track, frame, f.bbox.area());
                 if !due && identities.answer(track).is_some() {
                     continue;
                 }

@@ -56,7 +56,7 @@ pub fn expected_faces() -> Vec<(String, Vec<[f32; 4]>)> {
 }
 
 pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    faceengine::detect::iou(a, b)
+    faceengine::rect::Rect::from_xywh(*a).iou(faceengine::rect::Rect::from_xywh(*b))
 }
 
 /// Every expected box is matched by exactly one found box at IoU ≥ `min_iou`, and

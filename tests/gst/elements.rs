@@ -9,7 +9,7 @@ use util::*;
 
 fn found_boxes(buf: &gst::BufferRef, caps: &gst::CapsRef) -> Vec<[f32; 4]> {
     let (w, h) = video_size(caps);
-    meta::faces(buf, w, h).iter().map(|f| f.bbox).collect()
+    meta::faces(buf, w, h).iter().map(|f| f.bbox.xywh()).collect()
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn faceannotate_draws_on_the_faces_and_nowhere_else() {
     let a = run_to_eos(&plain).expect("plain runs");
     let b = run_to_eos(&annotated).expect("annotated runs");
     let (w, h) = video_size(a[0].caps().expect("caps"));
-    let face = meta::faces(b[0].buffer().expect("buffer"), w, h)[0].bbox;
+    let face = meta::faces(b[0].buffer().expect("buffer"), w, h)[0].bbox.xywh();
     let pa = a[0].buffer().expect("buffer").map_readable().expect("map");
     let pb = b[0].buffer().expect("buffer").map_readable().expect("map");
     let stride = (w * 4) as usize;

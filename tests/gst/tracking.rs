@@ -71,7 +71,7 @@ fn a_face_keeps_its_id_and_skipped_detection_frames_still_carry_it() {
         // the face from one frame to the next.
         for pair in frames.windows(2) {
             if let ([a], [b]) = (pair[0].as_slice(), pair[1].as_slice()) {
-                let (a, b) = (a.bbox, b.bbox);
+                let (a, b) = (a.bbox.xywh(), b.bbox.xywh());
                 assert!(
                     (a[0] - b[0]).abs() < a[2] * 0.25 && (a[1] - b[1]).abs() < a[3] * 0.25,
                     "{a:?} -> {b:?}"
@@ -274,7 +274,7 @@ fn a_followed_face_stays_found_when_dim_or_blurred_and_not_after_it_left() {
                 }
                 assert_eq!(faces.len(), 1, "{launch}, frame {n}, {what}: {faces:?}");
                 assert!(
-                    engine_common::iou(&faces[0].bbox, &face) > 0.5,
+                    engine_common::iou(&faces[0].bbox.xywh(), &face) > 0.5,
                     "{launch}, frame {n}, {what}: {:?} is not the face at {face:?}",
                     faces[0].bbox
                 );

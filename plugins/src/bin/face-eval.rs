@@ -250,7 +250,7 @@ fn wider(args: &WiderArgs) -> Result<()> {
         Ok(det
             .detect(&view, &cfg)?
             .iter()
-            .map(|f| (f.bbox.map(|v| v as f64), f.score as f64))
+            .map(|f| (f.bbox.xywh().map(|v| v as f64), f.score as f64))
             .collect::<Vec<([f64; 4], f64)>>())
     })?;
     if let Some(path) = &args.dump {
@@ -411,10 +411,7 @@ fn lfw(args: &LfwArgs) -> Result<()> {
         let faces = det.detect(&view, &cfg)?;
         // LFW images are centred on the person: take the face nearest the centre.
         let off_centre = |f: &faceengine::Face| {
-            let (cx, cy) = (
-                f.bbox[0] + f.bbox[2] / 2.0 - w / 2.0,
-                f.bbox[1] + f.bbox[3] / 2.0 - h / 2.0,
-            );
+            let (cx, cy) = (f.bbox.x + f.bbox.w / 2.0 - w / 2.0, f.bbox.y + f.bbox.h / 2.0 - h / 2.0);
             cx * cx + cy * cy
         };
         match faces.iter().min_by(|a, b| off_centre(a).total_cmp(&off_centre(b))) {
@@ -607,7 +604,11 @@ fn fer(args: &FerArgs) -> Result<()> {
             let (w, h) = (img.width() as usize, img.height() as usize);
             let view = FrameView::from_rgb_image(&img)?;
             // FER images are face crops already: the whole image is the face box.
-            let e = cls.classify(&view, &[[0.0, 0.0, w as f32, h as f32]], &subset)?;
+            let e = cls.classify(
+                &view,
+                &[faceengine::rect::Rect::new(0.0, 0.0, w as f32, h as f32)],
+                &subset,
+            )?;
             confusion[truth][e[0].label_id] += 1;
         }
     }

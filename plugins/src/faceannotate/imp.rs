@@ -1,5 +1,10 @@
 //! faceannotate: draws each face's box with its name and emotion.
 //!
+//! ```text
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! facedetect \
+//!     ! faceid gallery=people/ ! faceemotion ! faceannotate ! videoconvert ! autovideosink
+//! ```
+//!
 //! The drawing is a `GstVideoOverlayComposition` (one small rectangle per face). When
 //! downstream says in the allocation query that it renders that meta (e.g. a GL sink)
 //! it is attached and the frame itself stays untouched; otherwise it is blended into

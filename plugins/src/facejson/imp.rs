@@ -2,6 +2,11 @@
 //! events (a tracked face appeared, was identified, left: `faceengine::events`) as JSON
 //! lines and as element messages on the bus.
 //!
+//! ```text
+//! gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! facedetect \
+//!     ! faceid gallery=people/ ! facejson location=events.jsonl mode=events ! fakesink
+//! ```
+//!
 //! A pure observer: buffers pass through untouched (it runs in passthrough mode and
 //! never maps the pixels), so it works on any raw video, NVMM memory included.
 //!
