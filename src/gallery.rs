@@ -267,6 +267,17 @@ impl Gallery {
         Ok((gallery, skipped))
     }
 
+    /// Forgets `name`: their embeddings and image names. False when nobody of that name
+    /// is enrolled.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.people.len();
+        self.people.retain(|p| p.name != name);
+        self.people.len() != before
+    }
+
+    /// Writes the gallery file. It goes to a new file renamed over `path`, so that a
+    /// reader never sees half a gallery and a person removed is gone from the file
+    /// entirely, not left in a tail an interrupted write did not reach.
     pub fn save(&self, path: &Path) -> Result<()> {
         let file = GalleryFile {
             format: FILE_FORMAT.into(),
@@ -274,7 +285,12 @@ impl Gallery {
             gallery: self.clone(),
         };
         let text = serde_json::to_string(&file)?;
-        std::fs::write(path, text).with_context(|| format!("cannot write gallery file {}", path.display()))
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".new");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .with_context(|| format!("cannot write gallery file {}", path.display()))
     }
 
     pub fn load(path: &Path) -> Result<Gallery> {
@@ -542,6 +558,12 @@ mod tests {
         let path = dir.join("g.json");
         g.save(&path).expect("save");
         assert_eq!(Gallery::load(&path).expect("load"), g);
+        // Saved over the old file, with nothing left beside it.
+        let mut smaller = g.clone();
+        assert!(smaller.remove("A") && !smaller.remove("A"));
+        smaller.save(&path).expect("save");
+        assert!(Gallery::load(&path).expect("load").is_empty());
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1);
         std::fs::write(&path, "{\"hello\": 1}").expect("write");
         assert!(Gallery::load(&path).is_err());
         let _ = std::fs::remove_dir_all(&dir);

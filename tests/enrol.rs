@@ -42,6 +42,45 @@ fn enrol_writes_a_gallery_and_names_unusable_images() {
     assert_eq!(names, vec![("Barack_Obama", 2), ("Joe_Biden", 1)]);
     assert_eq!(g.dim, 128);
 
+    // --remove deletes a person: the file no longer holds their name or embeddings.
+    let biden = g.people[1].embeddings[0].clone();
+    let first = format!("{}", biden[0]);
+    let before = std::fs::read_to_string(&out_file).expect("gallery file");
+    assert!(before.contains(&first), "the file writes embedding values as {first}");
+    let out = Command::new(env!("CARGO_BIN_EXE_face-enrol"))
+        .args(["--remove", "Joe_Biden"])
+        .arg(&out_file)
+        .output()
+        .expect("face-enrol runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&out_file).expect("gallery file");
+    assert!(!text.contains("Joe_Biden") && !text.contains("biden.jpeg"), "{text}");
+    let g = Gallery::load(&out_file).expect("gallery file loads");
+    assert_eq!(
+        g.people.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["Barack_Obama"]
+    );
+    assert!(g.people.iter().flat_map(|p| &p.embeddings).all(|e| *e != biden));
+    assert!(
+        !text.contains(&first),
+        "Biden's first embedding value {first} is still in the file"
+    );
+    // A name that is not enrolled changes nothing and fails; --remove with -o is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_face-enrol"))
+        .args(["--remove", "Barack_Obama", "--remove", "Nobody_Such"])
+        .arg(&out_file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Nobody_Such"));
+    assert_eq!(std::fs::read_to_string(&out_file).expect("gallery file"), text);
+    let out = Command::new(env!("CARGO_BIN_EXE_face-enrol"))
+        .args(["--remove", "Barack_Obama", "-o", "x.json"])
+        .arg(&out_file)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+
     // Nobody enrolled: non-zero exit, and a missing folder is named.
     let out = Command::new(env!("CARGO_BIN_EXE_face-enrol"))
         .arg(dir.join("Nobody"))

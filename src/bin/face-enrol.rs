@@ -1,5 +1,6 @@
 //! face-enrol: builds a gallery file from a folder of `<Name>/*.jpg|png` ahead of time,
-//! so `faceid gallery=FILE` starts instantly and the same embeddings are used everywhere.
+//! so `faceid gallery=FILE` starts instantly and the same embeddings are used everywhere;
+//! `--remove NAME` deletes a person (their embeddings) from a gallery file.
 
 // clap shows the doc comments below as the --help text, as they are: `<Name>` is what
 // a user types, not HTML.
@@ -20,16 +21,26 @@ use std::process::ExitCode;
     about = "Builds the gallery file that faceid's `gallery` property reads",
     long_about = "Enrols the largest face of every image in PEOPLE_DIR/<Name>/ (jpg, jpeg, png) and \
 writes the gallery file that faceid's `gallery` property reads. Images without a \
-usable face are listed on stderr; the exit status is non-zero when nobody was enrolled.",
+usable face are listed on stderr; the exit status is non-zero when nobody was enrolled.\n\n\
+face-enrol --remove NAME GALLERY_FILE deletes NAME (every embedding of theirs) from the file.",
+    override_usage = "face-enrol PEOPLE_DIR -o GALLERY_FILE [OPTIONS]\n       face-enrol --remove NAME [--remove NAME]... GALLERY_FILE",
     args_override_self = true
 )]
 struct Args {
-    /// Folder of <Name>/ folders of photos
+    /// Folder of <Name>/ folders of photos (with --remove: the gallery file to remove from)
     #[arg(value_name = "PEOPLE_DIR")]
     people: PathBuf,
     /// Gallery file to write
-    #[arg(short = 'o', long = "output", value_name = "GALLERY_FILE")]
-    out: PathBuf,
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "GALLERY_FILE",
+        required_unless_present = "remove"
+    )]
+    out: Option<PathBuf>,
+    /// Delete this person from the gallery file given instead of PEOPLE_DIR (repeatable)
+    #[arg(long, value_name = "NAME", conflicts_with = "out")]
+    remove: Vec<String>,
     /// YuNet detector model
     #[arg(long = "detector-model", value_name = "PATH", default_value_os_t = faceengine::default_model("yunet.onnx"))]
     detector: PathBuf,
@@ -38,7 +49,34 @@ struct Args {
     model: PathBuf,
 }
 
+/// Deletes `names` from the gallery file at `path`; every name must be enrolled there.
+fn remove(path: &std::path::Path, names: &[String]) -> Result<bool> {
+    let mut gallery = Gallery::load(path)?;
+    for name in names {
+        if !gallery.remove(name) {
+            let enrolled: Vec<&str> = gallery.people.iter().map(|p| p.name.as_str()).collect();
+            eprintln!(
+                "{} holds nobody called {name:?} (enrolled: {}); nothing was changed",
+                path.display(),
+                enrolled.join(", ")
+            );
+            return Ok(false);
+        }
+    }
+    gallery.save(path)?;
+    println!(
+        "removed {} from {} ({} people left)",
+        names.join(", "),
+        path.display(),
+        gallery.len()
+    );
+    Ok(true)
+}
+
 fn run(args: &Args) -> Result<bool> {
+    let Some(out) = &args.out else {
+        return remove(&args.people, &args.remove);
+    };
     let detector = YuNet::new(
         backend::load_with(&args.detector, &BackendOptions::default())
             .map(|l| l.model)
@@ -60,10 +98,10 @@ fn run(args: &Args) -> Result<bool> {
         eprintln!("nobody could be enrolled from {}", args.people.display());
         return Ok(false);
     }
-    gallery.save(&args.out)?;
+    gallery.save(out)?;
     println!(
         "wrote {} ({} people, {} images, {} skipped)",
-        args.out.display(),
+        out.display(),
         gallery.len(),
         gallery.people.iter().map(|p| p.embeddings.len()).sum::<usize>(),
         skipped.len()
