@@ -21,7 +21,8 @@ def main(path):
             event = json.loads(line)
             if event.get("event") != "left":
                 continue
-            p = people[event["name"]]
+            # No name with facejson identities=false: everyone counts as "unknown".
+            p = people[event.get("name", "unknown")]
             seconds = event.get("duration") or 0.0
             p["visits"] += 1
             p["seconds"] += seconds

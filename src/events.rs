@@ -96,8 +96,10 @@ pub enum Event {
         duration: Option<f64>,
         /// Frames the face was on.
         frames: u64,
-        /// The last name the track settled on, or "unknown".
-        name: String,
+        /// The last name the track settled on, or "unknown"; absent when the events
+        /// leave identities out ([`FaceEvents::with_identities`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
         /// Share of the frames with an emotion spent in each (label → 0..1), labels in
         /// the order they were first seen; empty without faceemotion.
         #[serde(serialize_with = "ordered_map")]
@@ -189,6 +191,8 @@ pub struct FaceEvents {
     last_frame: Option<(u64, Option<u64>)>,
     /// While the source is lost: the timestamp of its last frame (if it had one).
     lost_at: Option<Option<u64>>,
+    /// Whether events say who: `identified` events and the name in `left`.
+    identities: bool,
 }
 
 impl Default for FaceEvents {
@@ -207,7 +211,15 @@ impl FaceEvents {
             last_pts: None,
             last_frame: None,
             lost_at: None,
+            identities: true,
         }
+    }
+
+    /// With `false`, no event says who a face is: no `identified` events and no name in
+    /// `left`, for a stream that must keep only counts and times.
+    pub fn with_identities(mut self, identities: bool) -> Self {
+        self.identities = identities;
+        self
     }
 
     /// Every event names `source` (a camera's name) from now on.
@@ -278,7 +290,7 @@ impl FaceEvents {
                     None => log.emotions.push((emotion.label.clone(), 1)),
                 }
             }
-            if let Some(identity) = &face.identity
+            if let Some(identity) = face.identity.as_ref().filter(|_| self.identities)
                 && identity.name != "unknown"
                 && log.identified.as_deref() != Some(identity.name.as_str())
             {
@@ -366,7 +378,9 @@ impl FaceEvents {
             last_seen,
             duration,
             frames: log.frames,
-            name: log.identified.unwrap_or_else(|| "unknown".into()),
+            name: self
+                .identities
+                .then(|| log.identified.unwrap_or_else(|| "unknown".into())),
             emotions,
             reason,
         }
@@ -447,7 +461,7 @@ mod tests {
                 assert_eq!((*first_seen, *last_seen), (Some(0.4), Some(2.36)));
                 assert_eq!(*duration, Some(2.0), "50 frames at 25 fps");
                 assert_eq!(*frames, 50);
-                assert_eq!(name, "Ada");
+                assert_eq!(name.as_deref(), Some("Ada"));
                 assert_eq!(emotions, &vec![("happy".to_string(), 0.6), ("sad".to_string(), 0.4)]);
                 assert_eq!(*reason, "gone");
             }
@@ -484,11 +498,28 @@ mod tests {
                 emotions,
                 ..
             } => {
-                assert_eq!((*frames, name.as_str(), *reason), (10, "unknown", "end"));
+                assert_eq!((*frames, name.as_deref(), *reason), (10, Some("unknown"), "end"));
                 assert!(emotions.is_empty());
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn without_identities_no_event_says_who() {
+        let mut ev = FaceEvents::new(5).with_identities(false);
+        let mut out = Vec::new();
+        for i in 0..10 {
+            out.extend(ev.frame(i, Some(i * PERIOD), &[face(Some(1), Some("Ada"), Some("happy"))]));
+        }
+        out.extend(ev.finish());
+        assert_eq!(out.len(), 2, "appeared and left only: {out:?}");
+        let Event::Left { name, frames, .. } = &out[1] else {
+            panic!("{out:?}")
+        };
+        assert_eq!((name, *frames), (&None, 10));
+        let line = out[1].to_line();
+        assert!(!line.contains("Ada") && !line.contains("name"), "{line}");
     }
 
     #[test]
@@ -509,7 +540,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["Ada", "Bob"]);
         match events.last() {
-            Some(Event::Left { name, .. }) => assert_eq!(name, "Bob"),
+            Some(Event::Left { name, .. }) => assert_eq!(name.as_deref(), Some("Bob")),
             e => panic!("{e:?}"),
         }
     }

@@ -79,18 +79,19 @@ impl Chain {
 }
 
 /// Pushes `blank` black frames, `person` frames of the photo, `blank` black frames at
-/// 25 fps through the chain; returns the JSON lines written and the element messages.
+/// 25 fps through the chain (facejson `mode=both` and `json_opts`); returns the JSON
+/// lines written and the element messages.
 fn visit(
     photo: &str,
     gallery: &std::path::Path,
-    blank: u64,
-    person: u64,
+    (blank, person): (u64, u64),
+    json_opts: &str,
     json: &std::path::Path,
 ) -> (Vec<serde_json::Value>, Vec<gst::Structure>) {
     init();
     let (caps, picture) = photo_buffer(&asset(&format!("photos/{photo}")), "RGB");
     let black = gst::Buffer::from_mut_slice(vec![0u8; picture.size()]);
-    let chain = Chain::start(&caps, gallery, "mode=both", json);
+    let chain = Chain::start(&caps, gallery, &format!("mode=both {json_opts}"), json);
     for i in 0..(2 * blank + person) {
         let frame = if (blank..blank + person).contains(&i) {
             &picture
@@ -107,7 +108,7 @@ fn a_person_entering_and_leaving_gives_appeared_identified_and_left() {
     let gallery = gallery_of("Barack_Obama", "obama.jpg");
     let json = temp_dir("events").join("out.jsonl");
     // One second of nothing, two seconds of the person, one second of nothing.
-    let (lines, messages) = visit("obama2.jpg", &gallery, 25, 50, &json);
+    let (lines, messages) = visit("obama2.jpg", &gallery, (25, 50), "", &json);
 
     let frames = lines
         .iter()
@@ -156,10 +157,39 @@ fn a_person_entering_and_leaving_gives_appeared_identified_and_left() {
 }
 
 #[test]
+fn with_identities_off_no_line_or_message_says_who() {
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let json = temp_dir("events-anonymous").join("out.jsonl");
+    let (lines, messages) = visit("obama2.jpg", &gallery, (5, 30), "identities=false", &json);
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert_eq!(kinds, ["appeared", "left"], "{lines:?}");
+    // The face is still there, counted and timed, but nobody is named anywhere.
+    let with_faces = lines
+        .iter()
+        .filter(|l| l["faces"].as_array().is_some_and(|f| !f.is_empty()))
+        .count();
+    assert!(with_faces >= 25, "{with_faces} frame lines with a face");
+    for l in &lines {
+        let text = l.to_string();
+        assert!(
+            !text.contains("Barack_Obama") && !text.contains("identity") && !text.contains("\"name\""),
+            "{text}"
+        );
+    }
+    let names: Vec<&str> = messages.iter().map(|s| s.name().as_str()).collect();
+    assert_eq!(names, ["face-appeared", "face-left"]);
+    assert!(
+        messages
+            .iter()
+            .all(|s| !s.has_field("name") && !s.to_string().contains("Barack_Obama"))
+    );
+}
+
+#[test]
 fn a_stranger_is_never_identified_and_leaves_as_unknown() {
     let gallery = gallery_of("Barack_Obama", "obama.jpg");
     let json = temp_dir("events-stranger").join("out.jsonl");
-    let (lines, _) = visit("biden.jpg", &gallery, 5, 30, &json);
+    let (lines, _) = visit("biden.jpg", &gallery, (5, 30), "", &json);
     let kinds: Vec<&str> = lines.iter().filter_map(|l| l["event"].as_str()).collect();
     assert_eq!(kinds, ["appeared", "left"], "{lines:?}");
     let left = lines.iter().find(|l| l["event"] == "left").expect("left");

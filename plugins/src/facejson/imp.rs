@@ -52,6 +52,7 @@ struct Settings {
     leave_after: u32,
     messages: bool,
     source: Option<String>,
+    identities: bool,
 }
 
 impl Default for Settings {
@@ -62,6 +63,7 @@ impl Default for Settings {
             leave_after: events::DEFAULT_LEAVE_AFTER,
             messages: true,
             source: None,
+            identities: true,
         }
     }
 }
@@ -74,6 +76,7 @@ struct State {
     mode: Mode,
     messages: bool,
     source: Option<String>,
+    identities: bool,
 }
 
 #[derive(Default)]
@@ -123,6 +126,16 @@ impl ObjectImpl for FaceJson {
                     .default_value(true)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecBoolean::builder("identities")
+                    .nick("Identities")
+                    .blurb(
+                        "Write who each face is: the identity of frame lines, identified events and \
+                         the name of left events, also on the bus. false: none of them, for a stream \
+                         that must keep only counts and times",
+                    )
+                    .default_value(Settings::default().identities)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("source")
                     .nick("Source")
                     .blurb(
@@ -148,6 +161,7 @@ impl ObjectImpl for FaceJson {
             "mode" => s.mode = value.get().expect("type checked upstream"),
             "leave-after" => s.leave_after = value.get().expect("type checked upstream"),
             "messages" => s.messages = value.get().expect("type checked upstream"),
+            "identities" => s.identities = value.get().expect("type checked upstream"),
             "source" => {
                 s.source = value
                     .get::<Option<String>>()
@@ -165,6 +179,7 @@ impl ObjectImpl for FaceJson {
             "mode" => s.mode.to_value(),
             "leave-after" => s.leave_after.to_value(),
             "messages" => s.messages.to_value(),
+            "identities" => s.identities.to_value(),
             "source" => s.source.to_value(),
             other => unreachable!("facejson has no property {other}"),
         }
@@ -208,9 +223,16 @@ impl BaseTransformImpl for FaceJson {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let (location, mode, leave_after, messages, source) = {
+        let (location, mode, leave_after, messages, source, identities) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            (s.location.clone(), s.mode, s.leave_after, s.messages, s.source.clone())
+            (
+                s.location.clone(),
+                s.mode,
+                s.leave_after,
+                s.messages,
+                s.source.clone(),
+                s.identities,
+            )
         };
         let out: Box<dyn Write + Send> = if location == "-" {
             Box::new(std::io::stdout())
@@ -227,10 +249,13 @@ impl BaseTransformImpl for FaceJson {
             out,
             frame: 0,
             size: None,
-            events: FaceEvents::new(leave_after).with_source(source.clone()),
+            events: FaceEvents::new(leave_after)
+                .with_source(source.clone())
+                .with_identities(identities),
             mode,
             messages,
             source,
+            identities,
         });
         Ok(())
     }
@@ -319,7 +344,14 @@ impl FaceJson {
             height,
             faces: meta::faces(buf, width, height)
                 .iter()
-                .map(meta::FaceInfo::to_record)
+                .map(|f| {
+                    let mut r = f.to_record();
+                    // Who a face is never leaves this element when identities are off.
+                    if !st.identities {
+                        r.identity = None;
+                    }
+                    r
+                })
                 .collect(),
         };
         st.frame += 1;
@@ -411,7 +443,9 @@ fn message(event: &Event) -> gst::Structure {
             ..
         } => {
             when(at);
-            s.set("name", name);
+            if let Some(name) = name {
+                s.set("name", name);
+            }
             s.set("frames", frames);
             if let Some(d) = duration {
                 s.set("duration", d);
