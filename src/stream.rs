@@ -79,10 +79,11 @@ pub fn clamped_corners(bbox: &Rect, width: u32, height: u32) -> [f32; 4] {
     ]
 }
 
-/// The clamped corners as fractions of the frame (DL Streamer's `x_min` .. `y_max`).
-pub fn normalised_corners(bbox: &Rect, width: u32, height: u32) -> [f64; 4] {
+/// Corners in pixels ([`clamped_corners`]) as fractions of the frame (DL Streamer's
+/// `x_min` .. `y_max`).
+pub fn normalised_corners(corners: [f32; 4], width: u32, height: u32) -> [f64; 4] {
     let (w, h) = (width as f32, height as f32);
-    let [x0, y0, x1, y1] = clamped_corners(bbox, width, height);
+    let [x0, y0, x1, y1] = corners;
     [(x0 / w) as f64, (y0 / h) as f64, (x1 / w) as f64, (y1 / h) as f64]
 }
 
@@ -102,7 +103,11 @@ impl StreamFace {
     /// The face as an element downstream of facedetect reads it from the metadata.
     pub fn carried(found: &Found, width: u32, height: u32) -> Self {
         Self {
-            bbox: from_normalised(normalised_corners(&found.face.bbox, width, height), width, height),
+            bbox: from_normalised(
+                normalised_corners(clamped_corners(&found.face.bbox, width, height), width, height),
+                width,
+                height,
+            ),
             confidence: Some(found.face.score as f64),
             landmarks: Some(found.face.landmarks),
             track_id: found.track.map(|t| t.id),
@@ -143,7 +148,7 @@ mod tests {
     fn a_box_is_clamped_to_the_frame_and_survives_normalising() {
         let b = Rect::new(-10.0, 20.0, 110.0, 400.0);
         assert_eq!(clamped_corners(&b, 640, 360), [0.0, 20.0, 100.0, 360.0]);
-        let back = from_normalised(normalised_corners(&b, 640, 360), 640, 360);
+        let back = from_normalised(normalised_corners(clamped_corners(&b, 640, 360), 640, 360), 640, 360);
         for (got, want) in back.xywh().iter().zip([0.0, 20.0, 100.0, 340.0]) {
             assert!((got - want).abs() < 1e-3, "{back:?}");
         }

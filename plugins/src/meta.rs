@@ -43,8 +43,9 @@ pub fn add_face(
     model_name: &str,
     track: Option<TrackMark>,
 ) {
-    let [x0, y0, x1, y1] = stream::clamped_corners(&face.bbox, width, height);
-    let [x_min, y_min, x_max, y_max] = stream::normalised_corners(&face.bbox, width, height);
+    let corners = stream::clamped_corners(&face.bbox, width, height);
+    let [x0, y0, x1, y1] = corners;
+    let [x_min, y_min, x_max, y_max] = stream::normalised_corners(corners, width, height);
     let rect = (
         x0.round() as u32,
         y0.round() as u32,

@@ -58,7 +58,7 @@ impl Default for ChainSettings {
 struct Chain {
     detection: DetectionAnalyser,
     identity: Option<IdentityAnalyser>,
-    emotion: Option<(EmotionAnalyser, String)>,
+    emotion: Option<EmotionAnalyser>,
 }
 
 impl Chain {
@@ -92,11 +92,7 @@ impl Chain {
                 let loaded = backend::load_with(model, &s.options)
                     .with_context(|| format!("cannot use the emotion model {}", model.display()))?;
                 let classifier = EmotionClassifier::new(loaded.model, model)?;
-                let name = model
-                    .file_stem()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Some((EmotionAnalyser::new(classifier, subset, settings.clone()), name))
+                Some(EmotionAnalyser::new(classifier, subset, settings.clone()))
             }
         };
         Ok(Self {
@@ -128,7 +124,7 @@ impl Chain {
                 });
             }
         }
-        if let Some((em, _)) = &mut self.emotion {
+        if let Some(em) = &mut self.emotion {
             let emotions = em.frame(view, &faces).unwrap_or_else(|e| {
                 warn("emotion classification", e);
                 em.carried(&faces)

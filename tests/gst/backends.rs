@@ -9,11 +9,8 @@ mod util;
 use faceengine::detect::iou;
 use gst::prelude::*;
 use gstface::meta;
+use util::engine_common::onnxruntime_library;
 use util::*;
-
-fn onnxruntime_library() -> Option<std::path::PathBuf> {
-    engine_common::onnxruntime_library()
-}
 
 /// Starts a pipeline with the three inference elements (named det, id, emo) to PAUSED and
 /// returns each one's `backend-in-use`.
