@@ -25,19 +25,8 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1 (see the usage at the top of $0)" >&2; exit 2 ;;
     esac
 done
-name="classroom${hard:+-hard}-${seconds}s"
-[ "$seed" = 1 ] || name="$name-seed$seed"
-dir=out/bench/$name
-if [ ! -f "$dir/video.mp4" ]; then
-    # The generator needs numpy and Pillow: the benchmarks' virtualenv.
-    py=$(scripts/bench-venv.sh)
-    mkdir -p out/bench
-    "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$dir" --seconds "$seconds" \
-        --seed "$seed" $hard >/dev/null
-fi
-cargo build --release -p gst-plugin-face 2>&1 | tail -1
-if ORT_DYLIB_PATH=$(scripts/fetch-onnxruntime.sh 2>/dev/null); then export ORT_DYLIB_PATH; fi
-export GST_PLUGIN_PATH="$PWD/target/release" GST_REGISTRY="$PWD/out/bench/registry.bin"
+# shellcheck source=scripts/classroom-video.sh
+source scripts/classroom-video.sh
 out="$dir/score.jsonl"
 start=$(date +%s.%N)
 # shellcheck disable=SC2086 # the element properties are meant to split into words

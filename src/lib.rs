@@ -19,6 +19,7 @@ pub mod identity;
 pub mod quality;
 pub mod record;
 pub mod rect;
+pub mod redact;
 pub mod smoothing;
 pub mod spread;
 pub mod stream;

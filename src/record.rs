@@ -4,6 +4,30 @@
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+/// Whose landmarks a record keeps. Five points of a face are a sketch of its shape: a
+/// stranger's stay out of what is written unless asked for (docs/privacy.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Landmarks {
+    /// Only of the faces faceid names.
+    #[default]
+    Named,
+    /// Of every face.
+    All,
+    /// Of none.
+    None,
+}
+
+impl Landmarks {
+    /// Whether a face named `identity` (name, gallery index; -1 unknown) keeps them.
+    pub fn keeps(self, identity: Option<&(String, i32, f64)>) -> bool {
+        match self {
+            Self::Named => identity.is_some_and(|(_, id, _)| *id >= 0),
+            Self::All => true,
+            Self::None => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FrameRecord {
     /// The name of the stream's source (a camera), when the stream has one.

@@ -10,20 +10,24 @@
 //! - [`IdentityAnalyser`] (faceid): which faces are due a check, the per-track
 //!   evidence, the gallery.
 //! - [`EmotionAnalyser`] (faceemotion): which faces are due, the per-track smoothing.
+//! - [`RedactionAnalyser`] (faceredact): which faces are hidden, and holding hidden
+//!   faces the metadata no longer has.
 //!
-//! Every analyser has `frame`, which looks at one frame and may fail (a model error),
-//! and `carried`, what the frame gets instead when it failed: the tracks' last word,
-//! so that one bad frame neither ends the stream nor blanks its faces.
+//! Every analyser that runs a model has `frame`, which looks at one frame and may fail
+//! (a model error), and `carried`, what the frame gets instead when it failed: the
+//! tracks' last word, so that one bad frame neither ends the stream nor blanks its faces.
 
 pub mod detection;
 pub mod emotion;
 pub mod identity;
+pub mod redaction;
 
 pub use detection::{DetectionAnalyser, DetectionSettings, Found};
 pub use emotion::{EmotionAnalyser, EmotionSettings};
 pub use identity::{IdentityAnalyser, IdentitySettings, Name};
+pub use redaction::{Redaction, RedactionAnalyser, RedactionSettings, Region, Who};
 
-use crate::record::{EmotionRecord, FaceRecord, IdentityRecord};
+use crate::record::{EmotionRecord, FaceRecord, IdentityRecord, Landmarks};
 use crate::rect::Rect;
 
 /// A face as it travels from one element to the next: what the metadata carries
@@ -42,6 +46,8 @@ pub struct StreamFace {
     /// Name, gallery index (-1 unknown), similarity.
     pub identity: Option<(String, i32, f64)>,
     pub emotion: Option<EmotionInfo>,
+    /// Whether faceredact hid this face on this frame.
+    pub redacted: bool,
 }
 
 /// A face's emotion as the metadata carries it.
@@ -114,17 +120,22 @@ impl StreamFace {
             detected: found.track.map(|t| t.detected),
             identity: None,
             emotion: None,
+            redacted: false,
         }
     }
 
-    /// The JSON-lines form of this face (docs/metadata.md).
-    pub fn to_record(&self) -> FaceRecord {
+    /// The JSON-lines form of this face (docs/metadata.md), with its landmarks when
+    /// `landmarks` keeps them.
+    pub fn to_record(&self, landmarks: Landmarks) -> FaceRecord {
         let r = |v: f32| ((v as f64) * 100.0).round() / 100.0;
         let r4 = |v: f64| (v * 10000.0).round() / 10000.0;
         FaceRecord {
             bbox: self.bbox.xywh().map(r),
             confidence: self.confidence.map(r4),
-            landmarks: self.landmarks.map(|lm| lm.iter().map(|p| [r(p[0]), r(p[1])]).collect()),
+            landmarks: self
+                .landmarks
+                .filter(|_| landmarks.keeps(self.identity.as_ref()))
+                .map(|lm| lm.iter().map(|p| [r(p[0]), r(p[1])]).collect()),
             track_id: self.track_id,
             detected: self.detected,
             identity: self.identity.as_ref().map(|(name, _, sim)| IdentityRecord {

@@ -2,7 +2,8 @@
 //!
 //! `facedetect` finds faces and attaches one `GstVideoRegionOfInterestMeta` per face;
 //! `faceid` and `faceemotion` add identity and emotion to those metas; `faceannotate`
-//! draws them and `facejson` writes them as JSON lines. The metadata contract is in
+//! draws them, `faceredact` hides the faces that must not be seen and `facejson`
+//! writes them as JSON lines. The metadata contract is in
 //! `docs/metadata.md` and implemented in [`meta`].
 
 use gst::glib;
@@ -13,6 +14,7 @@ mod facedetect;
 mod faceemotion;
 mod faceid;
 mod facejson;
+mod faceredact;
 pub mod memory;
 pub mod meta;
 pub mod offline;
@@ -25,6 +27,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     faceemotion::register(plugin)?;
     faceannotate::register(plugin)?;
     facejson::register(plugin)?;
+    faceredact::register(plugin)?;
     Ok(())
 }
 

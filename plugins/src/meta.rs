@@ -16,6 +16,7 @@ pub const DETECTION: &str = "detection";
 pub const OBJECT_ID: &str = "object_id";
 pub const FACE_ID: &str = "face-id";
 pub const EMOTION: &str = "emotion";
+pub const REDACTION: &str = "redaction";
 
 /// What a face's metadata says of its track.
 pub use faceengine::stream::detection::TrackMark;
@@ -137,6 +138,9 @@ fn read_face(m: &VideoRegionOfInterestMeta, width: u32, height: u32) -> FaceInfo
             scores: f64s(e, "scores").unwrap_or_default(),
         });
     }
+    info.redacted = m
+        .param(REDACTION)
+        .is_some_and(|r| r.get::<bool>("hidden").unwrap_or(false));
     info
 }
 
@@ -164,6 +168,12 @@ pub fn identity_params(label: &str, label_id: i32, similarity: f32, model_name: 
         .field("attribute_name", "identity")
         .field("model_name", model_name)
         .build()
+}
+
+/// Marks a face faceredact hid, so that faceannotate does not write its name or emotion
+/// on top of it.
+pub fn redaction_params() -> gst::Structure {
+    gst::Structure::builder(REDACTION).field("hidden", true).build()
 }
 
 pub fn emotion_params(e: &Emotion, model_name: &str) -> gst::Structure {

@@ -12,7 +12,7 @@ use faceengine::backend::{self, BackendOptions};
 use faceengine::detect::Detector;
 use faceengine::embed::Embedder;
 use faceengine::emotion::{EmotionClassifier, parse_labels};
-use faceengine::record::FrameRecord;
+use faceengine::record::{FrameRecord, Landmarks};
 use faceengine::stream::identity::open_gallery;
 use faceengine::stream::{
     DetectionAnalyser, DetectionSettings, EmotionAnalyser, EmotionInfo, EmotionSettings, IdentityAnalyser,
@@ -38,6 +38,8 @@ pub struct ChainSettings {
     /// faceemotion's `model`, `labels` and settings; `None`: no faceemotion.
     pub emotion: Option<(PathBuf, String, EmotionSettings)>,
     pub options: BackendOptions,
+    /// facejson `landmarks`: whose landmarks the lines carry.
+    pub landmarks: Landmarks,
 }
 
 impl Default for ChainSettings {
@@ -51,6 +53,7 @@ impl Default for ChainSettings {
             identity: IdentitySettings::default(),
             emotion: None,
             options: BackendOptions::default(),
+            landmarks: Landmarks::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ struct Chain {
     detection: DetectionAnalyser,
     identity: Option<IdentityAnalyser>,
     emotion: Option<EmotionAnalyser>,
+    landmarks: Landmarks,
 }
 
 impl Chain {
@@ -99,6 +103,7 @@ impl Chain {
             detection: DetectionAnalyser::new(detector, s.detection.clone()),
             identity,
             emotion,
+            landmarks: s.landmarks,
         })
     }
 
@@ -145,6 +150,34 @@ pub fn run(video_path: &Path, settings: &ChainSettings, out: &mut dyn Write) -> 
         bail!("no such video file: {}", video_path.display());
     }
     let mut chain = Chain::load(settings)?;
+    let frames = each_frame(video_path, |n, buf, info, view| {
+        let faces = chain.frame(view, n);
+        let record = FrameRecord {
+            source: None,
+            frame: n,
+            pts: buf.pts().map(|t| t.nseconds()),
+            width: info.width(),
+            height: info.height(),
+            faces: faces.iter().map(|f| f.to_record(chain.landmarks)).collect(),
+        };
+        writeln!(out, "{}", record.to_line())?;
+        Ok(())
+    })?;
+    out.flush()?;
+    Ok(frames)
+}
+
+/// Decodes `video` into the formats the elements accept (the one they would negotiate)
+/// and hands `f` each frame: its number, buffer, video info and engine view. Returns the
+/// number of frames.
+pub fn each_frame(
+    video_path: &Path,
+    mut f: impl FnMut(u64, &gst::BufferRef, &gst_video::VideoInfo, &faceengine::FrameView) -> Result<()>,
+) -> Result<u64> {
+    gst::init()?;
+    if !video_path.is_file() {
+        bail!("no such video file: {}", video_path.display());
+    }
     let pipeline = gst::Pipeline::new();
     let src = gst::ElementFactory::make("filesrc")
         .property("location", video_path.to_string_lossy().as_ref())
@@ -175,7 +208,7 @@ pub fn run(video_path: &Path, settings: &ChainSettings, out: &mut dyn Write) -> 
         .dynamic_cast::<gst_app::AppSink>()
         .map_err(|_| anyhow!("appsink is not an AppSink"))?;
     pipeline.set_state(gst::State::Playing)?;
-    let result = pull_frames(&pipeline, &appsink, &mut chain, out);
+    let result = pull_frames(&pipeline, &appsink, &mut f);
     let _ = pipeline.set_state(gst::State::Null);
     result
 }
@@ -183,8 +216,7 @@ pub fn run(video_path: &Path, settings: &ChainSettings, out: &mut dyn Write) -> 
 fn pull_frames(
     pipeline: &gst::Pipeline,
     appsink: &gst_app::AppSink,
-    chain: &mut Chain,
-    out: &mut dyn Write,
+    f: &mut impl FnMut(u64, &gst::BufferRef, &gst_video::VideoInfo, &faceengine::FrameView) -> Result<()>,
 ) -> Result<u64> {
     let bus = pipeline.bus().ok_or_else(|| anyhow!("pipeline without a bus"))?;
     let mut n = 0u64;
@@ -195,16 +227,7 @@ fn pull_frames(
         let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buf, &info)
             .map_err(|_| anyhow!("cannot map frame {n}"))?;
         let view = video::frame_view(&frame)?;
-        let faces = chain.frame(&view, n);
-        let record = FrameRecord {
-            source: None,
-            frame: n,
-            pts: buf.pts().map(|t| t.nseconds()),
-            width: info.width(),
-            height: info.height(),
-            faces: faces.iter().map(StreamFace::to_record).collect(),
-        };
-        writeln!(out, "{}", record.to_line())?;
+        f(n, buf, &info, &view)?;
         n += 1;
     }
     // The stream ended: at its end, or on an error the bus says.
@@ -213,6 +236,5 @@ fn pull_frames(
     {
         bail!("cannot decode the video: {} ({:?})", e.error(), e.debug());
     }
-    out.flush()?;
     Ok(n)
 }

@@ -147,3 +147,16 @@ impl Analysis {
         }
     }
 }
+
+/// The engine's writable view of a mapped frame, for hiding regions in place.
+pub fn frame_mut<'a>(
+    frame: &'a mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
+) -> anyhow::Result<faceengine::redact::FrameMut<'a>> {
+    let format =
+        pixel_format(frame.format()).ok_or_else(|| anyhow::anyhow!("unsupported video format {:?}", frame.format()))?;
+    let (width, height) = (frame.width() as usize, frame.height() as usize);
+    let n = frame.n_planes() as usize;
+    let strides: Vec<usize> = frame.plane_stride()[..n].iter().map(|&s| s.max(0) as usize).collect();
+    let planes: Vec<&mut [u8]> = frame.planes_data_mut().into_iter().take(n).collect();
+    faceengine::redact::FrameMut::new(format, width, height, planes, strides)
+}

@@ -61,6 +61,12 @@ struct Cli {
     /// prop=value pairs appended to faceannotate
     #[arg(long, value_name = "S", default_value = "")]
     annotate_opts: String,
+    /// Hide faces before anything is served: unknown (everyone the gallery does not name), all, known, or a comma-separated list of gallery names (only those)
+    #[arg(long, value_name = "WHO", value_parser = redact)]
+    redact: Option<String>,
+    /// prop=value pairs appended to faceredact (e.g. "method=pixelate margin=0.4")
+    #[arg(long, value_name = "S", default_value = "")]
+    redact_opts: String,
     /// Write each camera's face events (facejson) to PATTERN, {source} replaced by the camera's name (e.g. out/{source}.jsonl; - = standard output)
     #[arg(long, value_name = "PATTERN", value_parser = json_file)]
     json: Option<String>,
@@ -215,6 +221,9 @@ pub struct Options {
     pub id_opts: String,
     pub emotion_opts: String,
     pub annotate_opts: String,
+    /// faceredact's `who` (and `hide`) from `--redact`, when faces are hidden.
+    pub redact: Option<String>,
+    pub redact_opts: String,
     /// facejson's location per camera, `{source}` standing for the camera's name.
     pub json: Option<String>,
     pub json_mode: JsonMode,
@@ -376,6 +385,23 @@ fn gallery(value: &str) -> Result<PathBuf, String> {
     Ok(p)
 }
 
+/// `--redact`: faceredact's properties for unknown, all, known, or a list of names.
+fn redact(value: &str) -> Result<String, String> {
+    match value {
+        "unknown" | "all" | "known" => Ok(format!("who={value}")),
+        _ => {
+            let names: Vec<&str> = value.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+            if names.is_empty() {
+                return Err("expected unknown, all, known or gallery names such as Ada,Bob".into());
+            }
+            if let Some(bad) = names.iter().find(|n| n.contains(['"', '\\'])) {
+                return Err(format!("a name cannot hold quotes or backslashes: {bad}"));
+            }
+            Ok(format!("who=listed hide=\"{}\"", names.join(",")))
+        }
+    }
+}
+
 fn json_file(value: &str) -> Result<String, String> {
     if value.is_empty() {
         return Err("empty file name".into());
@@ -469,6 +495,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, Error> {
         id_opts: cli.id_opts,
         emotion_opts: cli.emotion_opts,
         annotate_opts: cli.annotate_opts,
+        redact: cli.redact,
+        redact_opts: cli.redact_opts,
         json: cli.json,
         json_mode: cli.json_mode,
         source_timeout: cli.source_timeout,
@@ -489,6 +517,20 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, Error> {
             .any(|c| matches!(c.source, Source::Input(Input::File(_))))
     {
         return Err(UsageError::new("--loop", None, "only a file input can loop").into());
+    }
+    if o.redact.is_none() && !o.redact_opts.trim().is_empty() {
+        return Err(UsageError::new("--redact-opts", Some(&o.redact_opts), "needs --redact").into());
+    }
+    if let Some(who) = &o.redact
+        && who.starts_with("who=listed")
+        && o.gallery.is_none()
+    {
+        return Err(UsageError::new(
+            "--redact",
+            Some(who.trim_start_matches("who=listed hide=").trim_matches('"')),
+            "names need --gallery (faceid must know them to hide them)",
+        )
+        .into());
     }
     if let Some(json) = &o.json
         && o.cameras.len() > 1
@@ -686,6 +728,23 @@ mod tests {
         // What the checks say about a value stays in the message.
         let e = err(&["--launch", "x", "--size", "1281x720"]);
         assert!(e.to_string().contains("even and at least 16"), "{e}");
+    }
+
+    #[test]
+    fn redact_gives_faceredact_its_who() {
+        let o = options(&["--launch", "x", "--redact", "unknown"]);
+        assert_eq!(o.redact.as_deref(), Some("who=unknown"));
+        let o = options(&["--launch", "x", "--redact", "all", "--redact-opts", "method=fill"]);
+        assert_eq!(
+            (o.redact.as_deref(), o.redact_opts.as_str()),
+            (Some("who=all"), "method=fill")
+        );
+        let gallery = std::env::temp_dir().to_string_lossy().into_owned();
+        let o = options(&["--launch", "x", "--gallery", &gallery, "--redact", "Ada, Bob_Jones"]);
+        assert_eq!(o.redact.as_deref(), Some("who=listed hide=\"Ada,Bob_Jones\""));
+        assert_eq!(flag(&["--launch", "x", "--redact", "Ada"]), "--redact");
+        assert_eq!(flag(&["--launch", "x", "--redact", ","]), "--redact");
+        assert_eq!(flag(&["--launch", "x", "--redact-opts", "margin=1"]), "--redact-opts");
     }
 
     #[test]

@@ -184,11 +184,12 @@ fn with_opts(element: &str, opts: &str) -> String {
 }
 
 /// The element and options given for one analysis element, to check on their own.
-pub fn element_options(o: &Options) -> [(&'static str, &'static str, String); 4] {
+pub fn element_options(o: &Options) -> [(&'static str, &'static str, String); 5] {
     [
         ("--detect-opts", "facedetect", o.detect_opts.clone()),
         ("--id-opts", "faceid", o.id_opts.clone()),
         ("--emotion-opts", "faceemotion", o.emotion_opts.clone()),
+        ("--redact-opts", "faceredact", o.redact_opts.clone()),
         ("--annotate-opts", "faceannotate", o.annotate_opts.clone()),
     ]
 }
@@ -206,10 +207,18 @@ pub fn analysis_line(camera: &Camera, o: &Options) -> String {
     // two frames plus the processing time however long the stream runs. The small queue
     // between detection and identification lets the two run in parallel on two cores.
     // It is not leaky: it only pushes back to the leaky one.
+    // With redaction, a face is detected on the frame it enters, not on the next
+    // detection frame: between two, a new face has no track to hide it. --detect-opts
+    // come after, so a user's interval still wins.
+    let detect = if o.redact.is_some() {
+        "facedetect interval=1"
+    } else {
+        "facedetect"
+    };
     let mut stages = vec![
         format!("appsrc name={SRC} is-live=true format=time do-timestamp=true"),
         format!("queue name={LEAK} leaky=downstream max-size-buffers=2 max-size-bytes=0 max-size-time=0"),
-        with_opts("facedetect", &o.detect_opts),
+        with_opts(detect, &o.detect_opts),
         "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0".to_string(),
         with_opts(&format!("faceid{gallery}"), &o.id_opts),
         with_opts("faceemotion", &o.emotion_opts),
@@ -221,6 +230,11 @@ pub fn analysis_line(camera: &Camera, o: &Options) -> String {
             o.json_mode.nick(),
             quote(&camera.name)
         ));
+    }
+    // Before the drawing and the appsink: no frame reaches the encoder, and so no
+    // viewer, with a face faceredact is there to hide.
+    if let Some(who) = &o.redact {
+        stages.push(with_opts(&format!("faceredact {who}"), &o.redact_opts));
     }
     stages.push(with_opts("faceannotate", &o.annotate_opts));
     stages.push(format!("appsink name={OUT} sync=false"));
@@ -312,6 +326,31 @@ mod tests {
                 "rtph264pay name=pay0 pt=96 config-interval=-1 )",
             ],
         );
+    }
+
+    #[test]
+    fn redaction_comes_before_the_drawing() {
+        let o = options(&[
+            "--launch",
+            "videotestsrc is-live=true",
+            "--redact",
+            "all",
+            "--redact-opts",
+            "margin=0.5",
+        ]);
+        in_order(
+            &analysis_line(&o.cameras[0], &o),
+            &[
+                "facedetect interval=1",
+                "faceid",
+                "faceemotion",
+                "faceredact who=all margin=0.5",
+                "faceannotate",
+                "appsink",
+            ],
+        );
+        let plain = options(&["--launch", "videotestsrc is-live=true"]);
+        assert!(!analysis_line(&plain.cameras[0], &plain).contains("faceredact"));
     }
 
     #[test]

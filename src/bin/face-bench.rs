@@ -7,7 +7,8 @@
 //! size and at full size, MTCNN with the element's defaults (working size 640, minimum
 //! face 20), then SFace and the emotion model per face (all faces of the image at once,
 //! as the elements run them: one batch on ONNX Runtime and TensorRT, one call per face
-//! spread over threads on tract), and prints milliseconds. With `--batches`, also SFace
+//! spread over threads on tract), and faceredact's hiding of all the image's faces (blur,
+//! default margin), and prints milliseconds. With `--batches`, also SFace
 //! and the emotion model per face in batches of 1 to 16 (the image's faces repeated):
 //! what putting the faces of several cameras into one batch would gain.
 //! Run it from a release build: `cargo run --release --bin face-bench -- frame.png`.
@@ -91,7 +92,7 @@ fn main() -> Result<()> {
         yunet.reason
     );
     println!(
-        "{:<28} {:>10} {:>6} {:>12} {:>12} {:>12} {:>10} {:>14} {:>14}",
+        "{:<28} {:>10} {:>6} {:>12} {:>12} {:>12} {:>10} {:>14} {:>14} {:>14}",
         "image",
         "size",
         "faces",
@@ -100,7 +101,8 @@ fn main() -> Result<()> {
         "detect@full",
         "mtcnn ms",
         "sface ms/face",
-        "emotion ms/face"
+        "emotion ms/face",
+        "redact ms/frame"
     );
     for path in images {
         let img = image::open(&path)
@@ -127,12 +129,42 @@ fn main() -> Result<()> {
         let boxes: Vec<_> = faces.iter().map(|f| f.bbox).collect();
         let (id_ms, _) = time_ms(iterations, || emb.embed(&view, &lms))?;
         let (emo_ms, _) = time_ms(iterations, || emo.classify(&view, &boxes, &all))?;
+        // faceredact's work on a frame with these faces hidden: its policy, then the blur
+        // of each face's region with the default margin, in place.
+        let mut pixels = img.as_raw().clone();
+        let stream_faces: Vec<_> = boxes
+            .iter()
+            .map(|&bbox| faceengine::stream::StreamFace {
+                bbox,
+                ..Default::default()
+            })
+            .collect();
+        let mut redaction = faceengine::stream::RedactionAnalyser::default();
+        let (redact_ms, _) = time_ms(iterations, || {
+            let r = redaction.frame(&stream_faces);
+            let mut frame = faceengine::redact::FrameMut::new(
+                faceengine::frame::PixelFormat::Rgb,
+                w,
+                h,
+                vec![pixels.as_mut_slice()],
+                vec![w * 3],
+            )?;
+            for region in &r.regions {
+                frame.hide_except(
+                    region.rect,
+                    faceengine::redact::Method::Blur,
+                    region.face_width,
+                    &r.keep,
+                );
+            }
+            Ok(())
+        })?;
         let name = std::path::Path::new(&path)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or(path.clone());
         println!(
-            "{:<28} {:>10} {:>6} {:>12.2} {:>12.2} {:>12.2} {:>10.2} {:>14.2} {:>14.2}",
+            "{:<28} {:>10} {:>6} {:>12.2} {:>12.2} {:>12.2} {:>10.2} {:>14.2} {:>14.2} {:>14.2}",
             name,
             format!("{w}x{h}"),
             faces.len(),
@@ -141,7 +173,8 @@ fn main() -> Result<()> {
             det_full_ms,
             mtcnn_ms,
             if faces.is_empty() { 0.0 } else { id_ms / n as f64 },
-            if faces.is_empty() { 0.0 } else { emo_ms / n as f64 }
+            if faces.is_empty() { 0.0 } else { emo_ms / n as f64 },
+            redact_ms
         );
         if batches && !faces.is_empty() {
             for b in BATCHES {

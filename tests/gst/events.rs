@@ -194,6 +194,32 @@ fn a_stranger_is_never_identified_and_leaves_as_unknown() {
     assert_eq!(kinds, ["appeared", "left"], "{lines:?}");
     let left = lines.iter().find(|l| l["event"] == "left").expect("left");
     assert_eq!(left["name"], "unknown");
+    // Nothing of the stranger's face beyond its box: no landmarks, no embedding, in any
+    // line (the frame lines carry his box and the similarity that rejected him).
+    let faces: Vec<&serde_json::Value> = lines.iter().filter_map(|l| l["faces"].as_array()).flatten().collect();
+    assert!(faces.len() >= 25, "{} faces", faces.len());
+    for l in &lines {
+        let text = l.to_string();
+        assert!(!text.contains("landmarks") && !text.contains("embedding"), "{text}");
+    }
+}
+
+#[test]
+fn a_named_face_keeps_its_landmarks_and_landmarks_all_keeps_a_strangers() {
+    let gallery = gallery_of("Barack_Obama", "obama.jpg");
+    let json = temp_dir("events-landmarks").join("out.jsonl");
+    let (lines, _) = visit("obama2.jpg", &gallery, (2, 10), "", &json);
+    let named: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| l["faces"].as_array())
+        .flatten()
+        .filter(|f| f["identity"]["name"] == "Barack_Obama")
+        .collect();
+    assert!(!named.is_empty());
+    assert!(named.iter().all(|f| f["landmarks"].as_array().map(Vec::len) == Some(5)));
+    let (lines, _) = visit("biden.jpg", &gallery, (2, 10), "landmarks=all", &json);
+    let faces: Vec<&serde_json::Value> = lines.iter().filter_map(|l| l["faces"].as_array()).flatten().collect();
+    assert!(!faces.is_empty() && faces.iter().all(|f| f["landmarks"].as_array().map(Vec::len) == Some(5)));
 }
 
 #[test]

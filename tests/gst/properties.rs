@@ -10,7 +10,14 @@ use gst::prelude::*;
 use std::fmt::Write as _;
 use util::*;
 
-const ELEMENTS: [&str; 5] = ["facedetect", "faceid", "faceemotion", "faceannotate", "facejson"];
+const ELEMENTS: [&str; 6] = [
+    "facedetect",
+    "faceid",
+    "faceemotion",
+    "faceannotate",
+    "faceredact",
+    "facejson",
+];
 
 /// The element's own properties (not GstObject's or GstBaseTransform's), in order.
 fn own_properties(element: &gst::Element) -> Vec<glib::ParamSpec> {

@@ -141,3 +141,43 @@ pub fn video_size(caps: &gst::CapsRef) -> (u32, u32) {
     let info = gst_video::VideoInfo::from_caps(caps).expect("video caps");
     (info.width(), info.height())
 }
+
+/// How much of `original`'s fine detail `output` keeps over the middle half of `face`
+/// (x0, y0, x1, y1), both packed RGB frames `width` x `height`: about 1 when untouched,
+/// near 0 when hidden. The measure of ../shared/tools/score_redaction.py (the output's
+/// band-passed image projected on the original's), with box means for its Gaussians.
+pub fn detail_kept(original: &[u8], output: &[u8], width: usize, height: usize, face: [usize; 4]) -> f64 {
+    let grey = |b: &[u8]| -> Vec<f64> {
+        let stride = b.len() / height;
+        (0..height)
+            .flat_map(|y| {
+                b[y * stride..y * stride + width * 3]
+                    .chunks(3)
+                    .map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (a, b) = (grey(original), grey(output));
+    let [x0, y0, x1, y1] = face;
+    let (fw, fh) = (x1 - x0, y1 - y0);
+    let mean = |g: &[f64], x: usize, y: usize, r: usize| {
+        let mut s = 0.0;
+        for yy in y.saturating_sub(r)..=(y + r).min(height - 1) {
+            for xx in x.saturating_sub(r)..=(x + r).min(width - 1) {
+                s += g[yy * width + xx];
+            }
+        }
+        s / ((2 * r + 1) * (2 * r + 1)) as f64
+    };
+    let (mut cross, mut own) = (0.0, 0.0);
+    for y in y0 + fh / 4..y1 - fh / 4 {
+        for x in x0 + fw / 4..x1 - fw / 4 {
+            let ha = mean(&a, x, y, 1) - mean(&a, x, y, 4);
+            let hb = mean(&b, x, y, 1) - mean(&b, x, y, 4);
+            cross += ha * hb;
+            own += ha * ha;
+        }
+    }
+    cross / own.max(1e-6)
+}

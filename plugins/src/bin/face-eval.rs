@@ -20,7 +20,7 @@
 // what a user types, not HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use faceengine::backend::{self, BackendChoice, BackendOptions};
 use faceengine::detect::{Detector, DetectorConfig};
@@ -61,6 +61,41 @@ enum Eval {
     Fer(FerArgs),
     /// The element chain's analysers on a video file: the JSON lines facejson writes
     Video(VideoArgs),
+    /// Whether faceredact's hiding defeats SFace: each face of a video, hidden as faceredact hides it, against a gallery
+    Redaction(RedactionArgs),
+}
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+struct RedactionArgs {
+    /// The video file
+    video: PathBuf,
+    /// The gallery the hidden faces are compared with
+    #[arg(long, value_name = "G")]
+    gallery: PathBuf,
+    /// faceredact method: blur, pixelate or fill
+    #[arg(long, value_name = "M", default_value = "blur", value_parser = redaction_method)]
+    method: faceengine::redact::Method,
+    /// faceredact margin
+    #[arg(long, value_name = "F", default_value_t = faceengine::stream::RedactionSettings::default().margin)]
+    margin: f32,
+    /// Look at every Nth frame
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    step: u64,
+    #[command(flatten)]
+    detector: DetectorArgs,
+    #[command(flatten)]
+    backend: BackendArg,
+}
+
+fn redaction_method(s: &str) -> Result<faceengine::redact::Method, String> {
+    use faceengine::redact::Method;
+    Ok(match s {
+        "blur" => Method::Blur,
+        "pixelate" => Method::Pixelate,
+        "fill" => Method::Fill,
+        _ => return Err("expected blur, pixelate or fill".into()),
+    })
 }
 
 #[derive(Args)]
@@ -74,6 +109,9 @@ struct VideoArgs {
     /// Also run faceemotion (its default model and settings)
     #[arg(long)]
     emotion: bool,
+    /// Write every face's landmarks (facejson landmarks=all); by default only those of the faces faceid names
+    #[arg(long)]
+    all_landmarks: bool,
     /// Write the lines to FILE instead of standard output
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -642,6 +680,9 @@ fn video(a: &VideoArgs) -> Result<()> {
         },
         ..ChainSettings::default()
     };
+    if a.all_landmarks {
+        settings.landmarks = faceengine::record::Landmarks::All;
+    }
     settings.detection.interval = a.interval;
     settings.detection.detector.working_size = a.working_size;
     settings.identity.threshold = a.threshold;
@@ -664,6 +705,94 @@ fn video(a: &VideoArgs) -> Result<()> {
     Ok(())
 }
 
+/// Each face the detector finds on every `step`th frame is embedded twice at its own
+/// landmarks: as it is, and after faceredact's hiding of its region. The second is the
+/// strongest attack on the hiding (the attacker knows exactly where the face was); the
+/// detector is also run on the hidden frame, to count the faces it still finds there.
+fn redaction(a: &RedactionArgs) -> Result<()> {
+    let options = BackendOptions {
+        choice: a.backend.choice,
+        ..BackendOptions::default()
+    };
+    let (det, _) = Detector::load(&a.detector.model, &options)?;
+    let sface = faceengine::default_model("sface.onnx");
+    let embedder = Embedder::new(backend::load_with(&sface, &options)?.model);
+    let opened = faceengine::stream::identity::open_gallery(
+        &a.gallery,
+        &embedder,
+        &sface,
+        &faceengine::default_model("yunet.onnx"),
+        &options,
+    )?;
+    let gallery = &opened.gallery;
+    let cfg = DetectorConfig::default();
+    let thresholds = [gallery::VERIFICATION_THRESHOLD, DEFAULT_THRESHOLD];
+    let (mut faces, mut named_before, mut named_after, mut found_after) = (0usize, [0usize; 2], [0usize; 2], 0usize);
+    let (mut best_after, mut mean_before) = (f32::NEG_INFINITY, 0.0f64);
+    let best = |e: &[f32]| gallery.similarities(e).into_iter().fold(f32::NEG_INFINITY, f32::max);
+    offline::each_frame(&a.video, |n, buf, info, view| {
+        if n % a.step != 0 {
+            return Ok(());
+        }
+        let found = det.detect(view, &cfg)?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let landmarks: Vec<_> = found.iter().map(|f| f.landmarks).collect();
+        let before = embedder.embed(view, &landmarks)?;
+        let mut hidden = buf.copy();
+        {
+            let b = hidden
+                .get_mut()
+                .ok_or_else(|| anyhow!("frame {n}: copy not writable"))?;
+            let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(b, info)
+                .map_err(|_| anyhow!("frame {n}: cannot map for writing"))?;
+            let mut pixels = gstface::video::frame_mut(&mut frame)?;
+            for f in &found {
+                let [x, y, w, h] = f.bbox.xywh();
+                let m = a.margin;
+                let region =
+                    faceengine::rect::Rect::new(x - m * w, y - m * h, w * (1.0 + 2.0 * m), h * (1.0 + 2.0 * m));
+                pixels.hide(region, a.method, w);
+            }
+        }
+        let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(hidden.as_ref(), info)
+            .map_err(|_| anyhow!("frame {n}: cannot map"))?;
+        let hidden_view = gstface::video::frame_view(&frame)?;
+        let after = embedder.embed(&hidden_view, &landmarks)?;
+        let redetected = det.detect(&hidden_view, &cfg)?;
+        for (i, f) in found.iter().enumerate() {
+            faces += 1;
+            let (b, a) = (best(&before[i]), best(&after[i]));
+            mean_before += b as f64;
+            best_after = best_after.max(a);
+            for (k, t) in thresholds.iter().enumerate() {
+                named_before[k] += (b >= *t) as usize;
+                named_after[k] += (a >= *t) as usize;
+            }
+            found_after += redetected.iter().any(|r| r.bbox.iou(f.bbox) > 0.3) as usize;
+        }
+        Ok(())
+    })?;
+    println!(
+        "faces={faces} method={:?} margin={} mean_best_similarity_before={:.3} best_similarity_after={:.3}",
+        a.method,
+        a.margin,
+        mean_before / faces.max(1) as f64,
+        best_after
+    );
+    for (k, t) in thresholds.iter().enumerate() {
+        println!(
+            "at similarity {t}: named before {} ({:.3}), after {}",
+            named_before[k],
+            named_before[k] as f64 / faces.max(1) as f64,
+            named_after[k]
+        );
+    }
+    println!("faces the detector still finds after hiding: {found_after}");
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     // A bad command line: clap's message and exit status 2.
     let cli = Cli::parse();
@@ -673,6 +802,7 @@ fn main() -> std::process::ExitCode {
         Eval::Gallery(a) => gallery(a),
         Eval::Fer(a) => fer(a),
         Eval::Video(a) => video(a),
+        Eval::Redaction(a) => redaction(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -119,6 +119,11 @@ impl FaceAnnotate {
 
     fn label_lines(face: &meta::FaceInfo, show_confidence: bool) -> Vec<String> {
         let mut lines = Vec::new();
+        // A face faceredact hid gets its box only: neither a name nor an expression is
+        // written over a face that must not be seen.
+        if face.redacted {
+            return lines;
+        }
         if let Some((name, _, sim)) = &face.identity {
             lines.push(if show_confidence {
                 format!("{name} {sim:.2}")

@@ -18,7 +18,7 @@
 use crate::meta;
 use crate::source::{self, Change};
 use faceengine::events::{self, Event, FaceEvents};
-use faceengine::record::FrameRecord;
+use faceengine::record::{FrameRecord, Landmarks};
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -46,6 +46,29 @@ pub enum Mode {
     Both = 2,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstFaceJsonLandmarks")]
+pub enum LandmarksProp {
+    #[default]
+    #[enum_value(name = "Only of the faces faceid names", nick = "named")]
+    Named = 0,
+    #[enum_value(name = "Of every face", nick = "all")]
+    All = 1,
+    #[enum_value(name = "Of no face", nick = "none")]
+    None = 2,
+}
+
+impl From<LandmarksProp> for Landmarks {
+    fn from(l: LandmarksProp) -> Self {
+        match l {
+            LandmarksProp::Named => Landmarks::Named,
+            LandmarksProp::All => Landmarks::All,
+            LandmarksProp::None => Landmarks::None,
+        }
+    }
+}
+
 struct Settings {
     location: String,
     mode: Mode,
@@ -53,6 +76,7 @@ struct Settings {
     messages: bool,
     source: Option<String>,
     identities: bool,
+    landmarks: LandmarksProp,
 }
 
 impl Default for Settings {
@@ -64,6 +88,7 @@ impl Default for Settings {
             messages: true,
             source: None,
             identities: true,
+            landmarks: LandmarksProp::default(),
         }
     }
 }
@@ -77,6 +102,7 @@ struct State {
     messages: bool,
     source: Option<String>,
     identities: bool,
+    landmarks: Landmarks,
 }
 
 #[derive(Default)]
@@ -136,6 +162,15 @@ impl ObjectImpl for FaceJson {
                     .default_value(Settings::default().identities)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder::<LandmarksProp>("landmarks")
+                    .nick("Landmarks")
+                    .blurb(
+                        "Whose five landmarks frame lines carry: named (only of the faces faceid names; \
+                         nothing of a stranger's face is written), all, or none",
+                    )
+                    .default_value(Settings::default().landmarks)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("source")
                     .nick("Source")
                     .blurb(
@@ -162,6 +197,7 @@ impl ObjectImpl for FaceJson {
             "leave-after" => s.leave_after = value.get().expect("type checked upstream"),
             "messages" => s.messages = value.get().expect("type checked upstream"),
             "identities" => s.identities = value.get().expect("type checked upstream"),
+            "landmarks" => s.landmarks = value.get().expect("type checked upstream"),
             "source" => {
                 s.source = value
                     .get::<Option<String>>()
@@ -180,6 +216,7 @@ impl ObjectImpl for FaceJson {
             "leave-after" => s.leave_after.to_value(),
             "messages" => s.messages.to_value(),
             "identities" => s.identities.to_value(),
+            "landmarks" => s.landmarks.to_value(),
             "source" => s.source.to_value(),
             other => unreachable!("facejson has no property {other}"),
         }
@@ -223,7 +260,7 @@ impl BaseTransformImpl for FaceJson {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let (location, mode, leave_after, messages, source, identities) = {
+        let (location, mode, leave_after, messages, source, identities, landmarks) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
             (
                 s.location.clone(),
@@ -232,6 +269,7 @@ impl BaseTransformImpl for FaceJson {
                 s.messages,
                 s.source.clone(),
                 s.identities,
+                s.landmarks.into(),
             )
         };
         let out: Box<dyn Write + Send> = if location == "-" {
@@ -256,6 +294,7 @@ impl BaseTransformImpl for FaceJson {
             messages,
             source,
             identities,
+            landmarks,
         });
         Ok(())
     }
@@ -345,7 +384,7 @@ impl FaceJson {
             faces: meta::faces(buf, width, height)
                 .iter()
                 .map(|f| {
-                    let mut r = f.to_record();
+                    let mut r = f.to_record(st.landmarks);
                     // Who a face is never leaves this element when identities are off.
                     if !st.identities {
                         r.identity = None;
