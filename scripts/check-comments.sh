@@ -9,13 +9,13 @@
 #   scripts/check-comments.sh --rev REV   the files as committed at REV (e.g. HEAD)
 #
 # Looks at comment lines (first non-blank characters //, /// or //!) and trailing
-# `code // comment`s in src/, plugins/src/ and rtsp/src/. Prints every offending line
+# `code // comment`s in src/, plugins/src/, rtsp/src/, broker/src/ and attendance/src/. Prints every offending line
 # as FILE:LINE: COMMENT and exits 1 if there is one, else exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 
-DIRS=(src plugins/src rtsp/src)
+DIRS=(src plugins/src rtsp/src broker/src attendance/src)
 
 rev=""
 case "${1:-}" in

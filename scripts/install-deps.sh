@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing gst-face needs on Debian 12 / Ubuntu:
 # GStreamer with its development files and the usual plugin sets (decoders, x264enc,
-# mp4mux), gst-rtsp-server (face-rtsp), pkg-config, Python/pip and npm for fetching the test photos, and a Rust
+# mp4mux), gst-rtsp-server (face-rtsp), mosquitto and openssl (the MQTT tests start their own
+# broker), SQLite and PostgreSQL (face-attendance; the tests start a throw-away cluster), pkg-config, Python/pip and npm for fetching the test photos, and a Rust
 # toolchain (rustup) when cargo is missing. Run as root or with sudo available.
 set -euo pipefail
 sudo=""
@@ -13,6 +14,8 @@ pkgs=(
     gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
     libgstrtspserver-1.0-dev gstreamer1.0-rtsp
     python3 curl ca-certificates
+    mosquitto mosquitto-clients openssl
+    libsqlite3-dev postgresql
 )
 missing=()
 for p in "${pkgs[@]}"; do

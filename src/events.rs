@@ -27,9 +27,18 @@ use std::collections::BTreeMap;
 pub const DEFAULT_LEAVE_AFTER: u32 = 5;
 
 /// Where and when something happened: the stream's source name, if it has one, and the
-/// stream position.
+/// stream position; with stamps ([`FaceEvents::with_stamps`]) also the event's unique id
+/// and the wall-clock time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct When {
+    /// Unique over every event of every run: a consumer that receives an event twice
+    /// (an MQTT QoS 1 resend, a file read again) drops the second by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Wall-clock time (UTC, ISO 8601 with milliseconds) at which the element saw the
+    /// frame: the stream position says where in the video, this says when in the day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc: Option<String>,
     /// The name of the stream's source (a camera), when the stream has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -46,6 +55,8 @@ pub struct When {
 impl When {
     pub fn new(frame: u64, pts: Option<u64>) -> Self {
         Self {
+            id: None,
+            utc: None,
             source: None,
             frame,
             pts,
@@ -89,6 +100,9 @@ pub enum Event {
         /// First and last timestamps the face was seen at (seconds).
         #[serde(skip_serializing_if = "Option::is_none")]
         first_seen: Option<f64>,
+        /// Wall-clock time of the first frame it was on (with stamps); `utc` is the last.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_seen_utc: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         last_seen: Option<f64>,
         /// Time in view in seconds: last minus first, plus one frame.
@@ -150,6 +164,21 @@ impl Event {
         }
     }
 
+    fn at_mut(&mut self) -> &mut When {
+        match self {
+            Self::Appeared { at, .. }
+            | Self::Identified { at, .. }
+            | Self::Left { at, .. }
+            | Self::SourceLost { at, .. }
+            | Self::SourceRestored { at, .. } => at,
+        }
+    }
+
+    /// The event's unique id, when the events are stamped.
+    pub fn id(&self) -> Option<&str> {
+        self.at().id.as_deref()
+    }
+
     /// "appeared", "identified", "left", "source-lost" or "source-restored".
     pub fn kind(&self) -> &'static str {
         match self {
@@ -193,6 +222,8 @@ pub struct FaceEvents {
     lost_at: Option<Option<u64>>,
     /// Whether events say who: `identified` events and the name in `left`.
     identities: bool,
+    /// With stamps: this run's random prefix of event ids, and the events so far.
+    stamps: Option<(String, u64)>,
 }
 
 impl Default for FaceEvents {
@@ -212,7 +243,26 @@ impl FaceEvents {
             last_frame: None,
             lost_at: None,
             identities: true,
+            stamps: None,
         }
+    }
+
+    /// With `true`, every event carries a unique `id` (this run's random prefix and a
+    /// count) and `utc`, the wall-clock time its frame was seen at.
+    pub fn with_stamps(mut self, stamps: bool) -> Self {
+        self.stamps = stamps.then(|| (run_id(), 0));
+        self
+    }
+
+    /// Gives each event its id (stamped events only): called on every batch that leaves.
+    fn stamped(&mut self, mut events: Vec<Event>) -> Vec<Event> {
+        if let Some((run, n)) = &mut self.stamps {
+            for e in &mut events {
+                e.at_mut().id = Some(format!("{run}-{n}"));
+                *n += 1;
+            }
+        }
+        events
     }
 
     /// With `false`, no event says who a face is: no `identified` events and no name in
@@ -231,6 +281,7 @@ impl FaceEvents {
     fn when(&self, frame: u64, pts: Option<u64>) -> When {
         When {
             source: self.source.clone(),
+            utc: self.stamps.as_ref().map(|_| utc_now()),
             ..When::new(frame, pts)
         }
     }
@@ -316,14 +367,15 @@ impl FaceEvents {
             }
         }
         events.extend(new_or_named);
-        events
+        self.stamped(events)
     }
 
     /// Every track still in view has left: end of stream, a seek, or the element stopping.
     pub fn finish(&mut self) -> Vec<Event> {
         let tracks = std::mem::take(&mut self.tracks);
         self.last_pts = None;
-        tracks.into_iter().map(|(id, log)| self.left(id, log, "end")).collect()
+        let left = tracks.into_iter().map(|(id, log)| self.left(id, log, "end")).collect();
+        self.stamped(left)
     }
 
     /// The source failed (`reason`): every track leaves at its last frame, then
@@ -340,12 +392,13 @@ impl FaceEvents {
             .map(|(id, log)| self.left(id, log, "source-lost"))
             .collect();
         let (frame, pts) = self.last_frame.unwrap_or((0, None));
+        // Its `utc` is now, when the loss was noticed, wherever in the stream it is placed.
         events.push(Event::SourceLost {
             at: self.when(frame, pts),
             reason: reason.to_string(),
         });
         self.lost_at = Some(pts);
-        events
+        self.stamped(events)
     }
 
     /// Whether the source is lost (between [`FaceEvents::source_lost`] and the next frame).
@@ -373,6 +426,7 @@ impl FaceEvents {
             .collect();
         Event::Left {
             track_id,
+            first_seen_utc: log.first.utc.clone(),
             at: log.last,
             first_seen,
             last_seen,
@@ -387,10 +441,87 @@ impl FaceEvents {
     }
 }
 
+/// A random 64-bit run prefix in hex: std's hasher keys are drawn at random per
+/// process, and the time and process id set them apart further.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.write_u128(now.as_nanos());
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+/// Now, as `2026-12-03T12:00:06.123Z`.
+fn utc_now() -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    utc_string(since.as_millis() as i64)
+}
+
+/// Milliseconds since 1970 as ISO 8601 UTC (the proleptic Gregorian calendar; days to
+/// a civil date by the era arithmetic of Howard Hinnant's `civil_from_days`).
+pub fn utc_string(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::{EmotionRecord, IdentityRecord};
+
+    #[test]
+    fn utc_strings_are_iso_dates() {
+        assert_eq!(utc_string(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc_string(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(utc_string(1_796_299_206_500), "2026-12-03T12:00:06.500Z");
+    }
+
+    #[test]
+    fn stamped_events_have_unique_ids_and_a_time() {
+        let mut ev = FaceEvents::new(2).with_stamps(true);
+        let mut all = ev.frame(
+            0,
+            Some(0),
+            &[face(Some(1), Some("Ann"), None), face(Some(2), None, None)],
+        );
+        all.extend(ev.frame(1, Some(PERIOD), &[]));
+        all.extend(ev.frame(2, Some(2 * PERIOD), &[]));
+        all.extend(ev.source_lost("gone"));
+        let ids: std::collections::BTreeSet<_> = all.iter().map(|e| e.id().expect("an id").to_string()).collect();
+        assert_eq!(ids.len(), all.len());
+        assert!(
+            all.iter()
+                .all(|e| e.at().utc.as_ref().is_some_and(|u| u.ends_with('Z')))
+        );
+        let line = all[0].to_line();
+        assert!(line.contains("\"id\":") && line.contains("\"utc\":"), "{line}");
+        // Without stamps, none of it.
+        let mut plain = FaceEvents::new(2);
+        let e = plain.frame(0, Some(0), &[face(Some(1), None, None)]);
+        assert!(!e[0].to_line().contains("\"id\""));
+    }
 
     const PERIOD: u64 = 40_000_000; // 25 fps
 

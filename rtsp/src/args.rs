@@ -67,12 +67,15 @@ struct Cli {
     /// prop=value pairs appended to faceredact (e.g. "method=pixelate margin=0.4")
     #[arg(long, value_name = "S", default_value = "")]
     redact_opts: String,
-    /// Write each camera's face events (facejson) to PATTERN, {source} replaced by the camera's name (e.g. out/{source}.jsonl; - = standard output)
+    /// Write each camera's face events (facejson) to PATTERN, {source} replaced by the camera's name (e.g. out/{source}.jsonl; - = standard output; mqtt://host/faces/{source} publishes to a broker)
     #[arg(long, value_name = "PATTERN", value_parser = json_file)]
     json: Option<String>,
     /// What --json writes
     #[arg(long, value_name = "M", default_value_t = JsonMode::default())]
     json_mode: JsonMode,
+    /// prop=value pairs appended to facejson (e.g. "mqtt-ca-file=ca.pem mqtt-username=cam" with an mqtts:// --json; the password from FACE_MQTT_PASSWORD)
+    #[arg(long, value_name = "S", default_value = "")]
+    json_opts: String,
     /// Seconds without a frame after which a camera counts as lost
     #[arg(long, value_name = "S", default_value = "5", value_parser = source_timeout)]
     source_timeout: Duration,
@@ -227,6 +230,7 @@ pub struct Options {
     /// facejson's location per camera, `{source}` standing for the camera's name.
     pub json: Option<String>,
     pub json_mode: JsonMode,
+    pub json_opts: String,
     pub source_timeout: Duration,
     pub looping: bool,
     pub size: Option<(u32, u32)>,
@@ -499,6 +503,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, Error> {
         redact_opts: cli.redact_opts,
         json: cli.json,
         json_mode: cli.json_mode,
+        json_opts: cli.json_opts,
         source_timeout: cli.source_timeout,
         looping: cli.looping,
         size: cli.size,
@@ -532,10 +537,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, Error> {
         )
         .into());
     }
+    if o.json.is_none() && !o.json_opts.trim().is_empty() {
+        return Err(UsageError::new("--json-opts", Some(&o.json_opts), "needs --json").into());
+    }
+    // A broker tells the cameras apart by the "source" of each message (and the default
+    // spool is per camera): only files need a name each.
     if let Some(json) = &o.json
         && o.cameras.len() > 1
         && json != "-"
         && !json.contains("{source}")
+        && !json.starts_with("mqtt://")
+        && !json.starts_with("mqtts://")
     {
         return Err(UsageError::new(
             "--json",

@@ -184,13 +184,14 @@ fn with_opts(element: &str, opts: &str) -> String {
 }
 
 /// The element and options given for one analysis element, to check on their own.
-pub fn element_options(o: &Options) -> [(&'static str, &'static str, String); 5] {
+pub fn element_options(o: &Options) -> [(&'static str, &'static str, String); 6] {
     [
         ("--detect-opts", "facedetect", o.detect_opts.clone()),
         ("--id-opts", "faceid", o.id_opts.clone()),
         ("--emotion-opts", "faceemotion", o.emotion_opts.clone()),
         ("--redact-opts", "faceredact", o.redact_opts.clone()),
         ("--annotate-opts", "faceannotate", o.annotate_opts.clone()),
+        ("--json-opts", "facejson", o.json_opts.clone()),
     ]
 }
 
@@ -224,12 +225,13 @@ pub fn analysis_line(camera: &Camera, o: &Options) -> String {
         with_opts("faceemotion", &o.emotion_opts),
     ];
     if let Some(location) = o.json_location(camera) {
-        stages.push(format!(
+        let json = format!(
             "facejson location={} mode={} source={}",
             quote(&location),
             o.json_mode.nick(),
             quote(&camera.name)
-        ));
+        );
+        stages.push(with_opts(&json, &o.json_opts));
     }
     // Before the drawing and the appsink: no frame reaches the encoder, and so no
     // viewer, with a face faceredact is there to hide.

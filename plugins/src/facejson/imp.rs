@@ -15,6 +15,7 @@
 //! loss and `source-lost` / `source-restored` events are written and posted. With
 //! `source` set, every line and message names the camera.
 
+use super::output::{self, BrokerSettings, Output, ProtocolProp};
 use crate::meta;
 use crate::source::{self, Change};
 use faceengine::events::{self, Event, FaceEvents};
@@ -24,11 +25,9 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::subclass::BaseTransformMode;
 use gst_base::subclass::prelude::*;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::sync::{LazyLock, Mutex};
 
-static CAT: LazyLock<gst::DebugCategory> =
+pub(super) static CAT: LazyLock<gst::DebugCategory> =
     LazyLock::new(|| gst::DebugCategory::new("facejson", gst::DebugColorFlags::empty(), Some("Face JSON lines")));
 
 const DEFAULT_LOCATION: &str = "-";
@@ -77,6 +76,8 @@ struct Settings {
     source: Option<String>,
     identities: bool,
     landmarks: LandmarksProp,
+    broker: BrokerSettings,
+    protocol: ProtocolProp,
 }
 
 impl Default for Settings {
@@ -89,12 +90,14 @@ impl Default for Settings {
             source: None,
             identities: true,
             landmarks: LandmarksProp::default(),
+            broker: BrokerSettings::default(),
+            protocol: ProtocolProp::default(),
         }
     }
 }
 
 struct State {
-    out: Box<dyn Write + Send>,
+    out: Output,
     frame: u64,
     size: Option<(u32, u32)>,
     events: FaceEvents,
@@ -124,7 +127,11 @@ impl ObjectImpl for FaceJson {
             vec![
                 glib::ParamSpecString::builder("location")
                     .nick("Location")
-                    .blurb("File to write the JSON lines to (created or truncated), or - for standard output")
+                    .blurb(
+                        "Where the JSON lines go: a file (created or truncated), - for standard output, \
+                         or an MQTT broker: mqtt://[user@]host[:port]/topic or mqtts:// (TLS), the topic \
+                         may hold {source} and {event}; read back without its password",
+                    )
                     .default_value(Some(DEFAULT_LOCATION))
                     .mutable_ready()
                     .build(),
@@ -171,6 +178,77 @@ impl ObjectImpl for FaceJson {
                     .default_value(Settings::default().landmarks)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("mqtt-client-id")
+                    .nick("MQTT client id")
+                    .blurb("Client id at the broker; unset: gst-face-HOST-SOURCE-PID-N, unique per element")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mqtt-username")
+                    .nick("MQTT user name")
+                    .blurb("User name at the broker (overrides the location's)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mqtt-password")
+                    .nick("MQTT password")
+                    .blurb(
+                        "Password at the broker (overrides the location's; else the environment's \
+                         FACE_MQTT_PASSWORD); write-only, never logged",
+                    )
+                    .write_only()
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mqtt-ca-file")
+                    .nick("MQTT CA file")
+                    .blurb("PEM certificates that may sign the broker's (mqtts://); unset: the system's")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mqtt-cert-file")
+                    .nick("MQTT client certificate")
+                    .blurb("PEM client certificate for brokers that ask for one (with mqtt-key-file)")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("mqtt-key-file")
+                    .nick("MQTT client key")
+                    .blurb("PEM private key of mqtt-cert-file")
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("mqtt-qos")
+                    .nick("MQTT QoS")
+                    .blurb("0: at most once, 1: at least once (duplicates carry the same event id), 2: exactly once")
+                    .maximum(2)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder::<ProtocolProp>("mqtt-protocol")
+                    .nick("MQTT protocol")
+                    .blurb("MQTT version to speak: 3.1.1 or 5")
+                    .default_value(ProtocolProp::default())
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("spool")
+                    .nick("Spool")
+                    .blurb(
+                        "Directory where messages wait for the broker (kept across runs, sent first \
+                         on the next start); unset: $XDG_STATE_HOME/gst-face/spool/SOURCE",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("spool-size")
+                    .nick("Spool size")
+                    .blurb("Bytes the spool may hold; past it the oldest messages are dropped, with a warning")
+                    .minimum(4096)
+                    .default_value(output::DEFAULT_SPOOL_SIZE)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("linger")
+                    .nick("Linger")
+                    .blurb(
+                        "Seconds the element waits when it stops for the broker to acknowledge what is \
+                         spooled (only while connected); the rest goes out on the next start",
+                    )
+                    .default_value(output::DEFAULT_LINGER)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("source")
                     .nick("Source")
                     .blurb(
@@ -204,6 +282,20 @@ impl ObjectImpl for FaceJson {
                     .expect("type checked upstream")
                     .filter(|v| !v.is_empty())
             }
+            "mqtt-client-id" => s.broker.client_id = optional(value),
+            "mqtt-username" => s.broker.username = optional(value),
+            "mqtt-password" => s.broker.password = optional(value),
+            "mqtt-ca-file" => s.broker.ca_file = optional(value),
+            "mqtt-cert-file" => s.broker.cert_file = optional(value),
+            "mqtt-key-file" => s.broker.key_file = optional(value),
+            "mqtt-qos" => s.broker.qos = value.get().expect("type checked upstream"),
+            "mqtt-protocol" => {
+                s.protocol = value.get().expect("type checked upstream");
+                s.broker.protocol = s.protocol.into();
+            }
+            "spool" => s.broker.spool = optional(value),
+            "spool-size" => s.broker.spool_size = value.get().expect("type checked upstream"),
+            "linger" => s.broker.linger = value.get().expect("type checked upstream"),
             other => unreachable!("facejson has no property {other}"),
         }
     }
@@ -211,13 +303,24 @@ impl ObjectImpl for FaceJson {
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
         match pspec.name() {
-            "location" => s.location.to_value(),
+            // A password in a broker URL is never read back.
+            "location" => facebroker::redacted(&s.location).to_value(),
             "mode" => s.mode.to_value(),
             "leave-after" => s.leave_after.to_value(),
             "messages" => s.messages.to_value(),
             "identities" => s.identities.to_value(),
             "landmarks" => s.landmarks.to_value(),
             "source" => s.source.to_value(),
+            "mqtt-client-id" => s.broker.client_id.to_value(),
+            "mqtt-username" => s.broker.username.to_value(),
+            "mqtt-ca-file" => s.broker.ca_file.to_value(),
+            "mqtt-cert-file" => s.broker.cert_file.to_value(),
+            "mqtt-key-file" => s.broker.key_file.to_value(),
+            "mqtt-qos" => s.broker.qos.to_value(),
+            "mqtt-protocol" => s.protocol.to_value(),
+            "spool" => s.broker.spool.to_value(),
+            "spool-size" => s.broker.spool_size.to_value(),
+            "linger" => s.broker.linger.to_value(),
             other => unreachable!("facejson has no property {other}"),
         }
     }
@@ -260,7 +363,7 @@ impl BaseTransformImpl for FaceJson {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let (location, mode, leave_after, messages, source, identities, landmarks) = {
+        let (location, mode, leave_after, messages, source, identities, landmarks, broker) = {
             let s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
             (
                 s.location.clone(),
@@ -270,26 +373,18 @@ impl BaseTransformImpl for FaceJson {
                 s.source.clone(),
                 s.identities,
                 s.landmarks.into(),
+                s.broker.clone(),
             )
         };
-        let out: Box<dyn Write + Send> = if location == "-" {
-            Box::new(std::io::stdout())
-        } else {
-            let f = File::create(&location).map_err(|e| {
-                gst::error_msg!(
-                    gst::ResourceError::OpenWrite,
-                    ["Cannot create the file from property 'location' ({location}): {e}"]
-                )
-            })?;
-            Box::new(BufWriter::new(f))
-        };
+        let out = Output::open(self.obj().upcast_ref(), &location, source.as_deref(), &broker)?;
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(State {
             out,
             frame: 0,
             size: None,
             events: FaceEvents::new(leave_after)
                 .with_source(source.clone())
-                .with_identities(identities),
+                .with_identities(identities)
+                .with_stamps(true),
             mode,
             messages,
             source,
@@ -307,7 +402,7 @@ impl BaseTransformImpl for FaceJson {
                 .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]))?;
             self.post(st.messages, &left);
             st.out
-                .flush()
+                .close(self.obj().upcast_ref())
                 .map_err(|e| gst::error_msg!(gst::ResourceError::Write, ["Cannot write JSON lines: {e}"]))?;
         }
         Ok(())
@@ -398,9 +493,7 @@ impl FaceJson {
         let written = if st.mode == Mode::Events {
             Ok(())
         } else {
-            let mut line = record.to_line();
-            line.push('\n');
-            st.out.write_all(line.as_bytes())
+            st.out.line("frame", record.to_line())
         };
         let written = written.and_then(|_| write_events(st, &happened));
         // Events are few and someone may be waiting for them (tail -f, a log shipper):
@@ -431,9 +524,7 @@ fn write_events(st: &mut State, happened: &[Event]) -> std::io::Result<()> {
         return Ok(());
     }
     for event in happened {
-        let mut line = event.to_line();
-        line.push('\n');
-        st.out.write_all(line.as_bytes())?;
+        st.out.line(event.kind(), event.to_line())?;
     }
     Ok(())
 }
@@ -445,6 +536,9 @@ fn message(event: &Event) -> gst::Structure {
     let mut s = gst::Structure::builder(format!("face-{}", event.kind()))
         .field("json", event.to_line())
         .build();
+    if let Some(id) = event.id() {
+        s.set("id", id);
+    }
     if let Some(track) = event.track_id() {
         s.set("track-id", track);
     }
@@ -508,4 +602,11 @@ fn message(event: &Event) -> gst::Structure {
         }
     }
     s
+}
+
+fn optional(value: &glib::Value) -> Option<String> {
+    value
+        .get::<Option<String>>()
+        .expect("type checked upstream")
+        .filter(|v| !v.is_empty())
 }

@@ -2,6 +2,7 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
+mod output;
 
 glib::wrapper! {
     pub struct FaceJson(ObjectSubclass<imp::FaceJson>)
