@@ -2,7 +2,8 @@
 # What publishing face events to an MQTT broker costs the pipeline: the bench's
 # pipeline (queues between the stages, no drawing or encoding) on the same video, with
 # facejson writing a file and with facejson publishing to a mosquitto started here on
-# 127.0.0.1, taking turns, RUNS times each; frames per second of each, and the ratio.
+# 127.0.0.1, taking turns, RUNS times each: the best frame rate and the median CPU
+# time of each, and their ratios.
 # Both at the defaults (mode=events, QoS 1) and with a frame line per frame as well
 # (mode=both: the heaviest traffic facejson makes).
 #
@@ -31,32 +32,42 @@ sleep 0.5
 mosquitto_sub -h 127.0.0.1 -p "$port" -t 'faces/#' -q 1 > "$work/received.txt" &
 consumer=$!
 
-# Seconds to run the pipeline with facejson $1 (its options).
+# "wall-seconds cpu-seconds" of the pipeline with facejson $1 (its options). CPU time
+# (user + system) is what the work costs; wall time also carries whatever else the
+# machine does meanwhile.
 run() {
-    local start end
-    start=$(date +%s.%N)
+    local TIMEFORMAT='%R %U %S' t
     # shellcheck disable=SC2086 # $1 is several properties on purpose
-    gst-launch-1.0 -q filesrc location="$video" ! decodebin ! videoconvert ! queue ! facedetect \
-        ! queue ! faceid gallery="$gallery" ! faceemotion ! facejson $1 ! fakesink sync=false >/dev/null
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { print b - a }'
+    t=$({ time gst-launch-1.0 -q filesrc location="$video" ! decodebin ! videoconvert ! queue ! facedetect \
+        ! queue ! faceid gallery="$gallery" ! faceemotion ! facejson $1 ! fakesink sync=false \
+        >/dev/null 2>&1; } 2>&1)
+    awk '{ print $1, $2 + $3 }' <<<"$t"
 }
 
 echo "== $(nproc) cores; $video; backend auto: $([ -n "${ORT_DYLIB_PATH:-}" ] && echo "ONNX Runtime" || echo tract)"
 # mode=both first: its file has a line per frame, which counts the frames.
 frames=
 for mode in both events; do
-    file_s=() mqtt_s=()
+    file_r=() mqtt_r=()
     for i in $(seq "$runs"); do
-        file_s+=("$(run "mode=$mode location=$work/events.jsonl")")
-        mqtt_s+=("$(run "mode=$mode source=room location=mqtt://127.0.0.1:$port/faces/{source}/{event} spool=$work/spool")")
+        file_r+=("$(run "mode=$mode location=$work/events.jsonl")")
+        mqtt_r+=("$(run "mode=$mode source=room location=mqtt://127.0.0.1:$port/faces/{source}/{event} spool=$work/spool")")
     done
-    best() { printf '%s\n' "$@" | sort -g | head -1; }
-    fb=$(best "${file_s[@]}") mb=$(best "${mqtt_s[@]}")
     lines=$(wc -l < "$work/events.jsonl")
     [ -n "$frames" ] || frames=$(grep -vc '"event"' "$work/events.jsonl")
-    printf 'mode=%-6s %6s lines/run  file: %6.2f fps (best of %s: %.2f s)  mqtt: %6.2f fps (%.2f s)  mqtt/file: %.3f\n' \
-        "$mode" "$lines" "$(awk -v n="$frames" -v t="$fb" 'BEGIN { print n / t }')" "$runs" "$fb" \
-        "$(awk -v n="$frames" -v t="$mb" 'BEGIN { print n / t }')" "$mb" "$(awk -v a="$fb" -v b="$mb" 'BEGIN { print a / b }')"
+    # Best wall time (fps) and median CPU time of each side.
+    stats() {
+        local wall cpu
+        wall=$(printf '%s\n' "$@" | awk '{ print $1 }' | sort -g | head -1)
+        cpu=$(printf '%s\n' "$@" | awk '{ print $2 }' | sort -g | awk '{ v[NR] = $1 }
+            END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+        awk -v n="$frames" -v w="$wall" -v c="$cpu" 'BEGIN { printf "%.2f %.2f", n / w, c }'
+    }
+    read -r ffps fcpu <<<"$(stats "${file_r[@]}")"
+    read -r mfps mcpu <<<"$(stats "${mqtt_r[@]}")"
+    printf 'mode=%-6s %4s lines/run  file: %6.2f fps, %6.1f CPU s   mqtt: %6.2f fps, %6.1f CPU s   mqtt/file: fps %.3f, CPU %.3f\n' \
+        "$mode" "$lines" "$ffps" "$fcpu" "$mfps" "$mcpu" \
+        "$(awk -v a="$mfps" -v b="$ffps" 'BEGIN { print a / b }')" "$(awk -v a="$mcpu" -v b="$fcpu" 'BEGIN { print a / b }')"
+    echo "  runs (wall s, CPU s): file ${file_r[*]/%/;}  mqtt ${mqtt_r[*]/%/;}"
 done
 echo "messages the consumer received: $(wc -l < "$work/received.txt")"
