@@ -252,16 +252,28 @@ fn refused(o: &Options, bad_login: bool, not_authorised: bool, code: &str) -> Fa
 }
 
 fn failure(o: &Options, err: &(dyn std::error::Error + 'static)) -> Failure {
-    if o.url.tls && tls::is_certificate_error(err) {
-        let ca = match &o.tls.ca_file {
-            Some(p) => format!("{} ({p})", o.names.ca_file),
-            None => format!("the system's CA certificates (set {})", o.names.ca_file),
-        };
-        Failure::Refused(format!(
-            "TLS with {}: the broker's certificate is not trusted by {ca}: {err}",
-            o.url
-        ))
-    } else {
-        Failure::Away(format!("{}: {err}", o.url))
+    let n = o.names;
+    match tls::rejection(err).filter(|_| o.url.tls) {
+        Some(tls::Rejection::Untrusted(why)) => {
+            let ca = match &o.tls.ca_file {
+                Some(p) => format!("{} ({p})", n.ca_file),
+                None => format!("the system's CA certificates (set {})", n.ca_file),
+            };
+            Failure::Refused(format!(
+                "TLS with {}: the broker's certificate is not trusted by {ca} ({why}): {err}",
+                o.url
+            ))
+        }
+        Some(tls::Rejection::Alert(alert)) => {
+            let mine = match &o.tls.cert_file {
+                Some(p) => format!("does not accept the client certificate {} ({p})", n.cert_file),
+                None => format!("may want a client certificate ({} and {})", n.cert_file, n.key_file),
+            };
+            Failure::Refused(format!(
+                "TLS with {}: the broker ended the handshake ({alert}); it {mine}: {err}",
+                o.url
+            ))
+        }
+        None => Failure::Away(format!("{}: {err}", o.url)),
     }
 }

@@ -79,30 +79,39 @@ fn read_certs(path: &str, property: &str) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// Whether a connection error is the broker's certificate failing verification (a wrong
-/// CA, an expired certificate, a host name it was not made for): a setting to fix,
-/// not an outage to wait out.
-pub fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// Why a TLS connection failed, when it is a setting to fix rather than an outage to
+/// wait out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// The broker's certificate failed verification (a wrong CA, an expired
+    /// certificate, a host name it was not made for).
+    Untrusted(String),
+    /// The broker ended the handshake with an alert: most often it wants a client
+    /// certificate it was not given, or does not accept the one it got.
+    Alert(String),
+}
+
+/// The TLS rejection behind a connection error, if that is what it is.
+pub fn rejection(e: &(dyn std::error::Error + 'static)) -> Option<Rejection> {
+    let sort = |r: &rustls::Error| match r {
+        rustls::Error::InvalidCertificate(c) => Some(Rejection::Untrusted(format!("{c:?}"))),
+        rustls::Error::NoCertificatesPresented => Some(Rejection::Untrusted("no certificate".into())),
+        rustls::Error::AlertReceived(a) => Some(Rejection::Alert(format!("{a:?}"))),
+        _ => None,
+    };
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(r) = err.downcast_ref::<rustls::Error>() {
-            return matches!(
-                r,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            ) || matches!(r, rustls::Error::AlertReceived(_));
+            return sort(r);
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(r) = inner.downcast_ref::<rustls::Error>()
+            && let Some(r) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
         {
-            return matches!(
-                r,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            ) || matches!(r, rustls::Error::AlertReceived(_));
+            return sort(r);
         }
         cur = err.source();
     }
-    false
+    None
 }
 
 #[cfg(test)]

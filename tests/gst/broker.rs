@@ -152,6 +152,20 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    /// Messages on `topic`, once `n` came or 20 s passed.
+    fn wait_for_topic(&self, topic: &str, n: usize) -> usize {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = self.received().iter().filter(|(t, _)| t == topic).count();
+            if got >= n || Instant::now() > until {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 impl Drop for Subscriber {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -446,8 +460,8 @@ fn a_spool_left_by_a_stopped_pipeline_goes_out_on_the_next_start() {
     assert_eq!(received, written, "the first run's events, then the second's");
 }
 
-/// A CA, a server certificate for 127.0.0.1 signed by it, and a second CA that signed
-/// nothing, made with openssl.
+/// A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and
+/// a second CA that signed nothing, made with openssl.
 fn certificates(dir: &Path) {
     let sh = format!(
         "set -e; cd '{}'
@@ -456,7 +470,11 @@ fn certificates(dir: &Path) {
          openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null
          printf 'subjectAltName=IP:127.0.0.1\\n' > san.ext
          openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-             -extfile san.ext -out server.pem 2>/dev/null",
+             -extfile san.ext -out server.pem 2>/dev/null
+         openssl req -newkey rsa:2048 -nodes -subj /CN=camera -keyout client.key -out client.csr 2>/dev/null
+         printf 'extendedKeyUsage=clientAuth\n' > client.ext
+         openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+             -extfile client.ext -out client.pem 2>/dev/null",
         dir.display()
     );
     let ok = Command::new("sh").arg("-c").arg(sh).status().expect("openssl runs");
@@ -506,15 +524,7 @@ fn tls_and_passwords_work_and_wrong_ones_fail_clearly() {
          mqtt-protocol=5 spool=\"{d}/spool-ok\""
     ));
     assert!(r.is_ok(), "{r:?} {warnings:?}");
-    let until = Instant::now() + Duration::from_secs(20);
-    while sub.received().iter().filter(|(t, _)| t == "faces/tls").count() < 30 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        sub.received().iter().filter(|(t, _)| t == "faces/tls").count(),
-        30,
-        "every frame line over TLS"
-    );
+    assert_eq!(sub.wait_for_topic("faces/tls", 30), 30, "every frame line over TLS");
 
     // A CA that did not sign the broker's certificate.
     let (r, _) = publish_nothing(&format!(
@@ -541,6 +551,44 @@ fn tls_and_passwords_work_and_wrong_ones_fail_clearly() {
     for text in warnings.iter().chain([&e]) {
         assert!(!text.contains("secret"), "a password shown: {text}");
     }
+
+    // A broker that wants a client certificate: with one signed by its CA the frames
+    // arrive; without one the error says what is missing.
+    let strict_dir = dir.join("strict");
+    std::fs::create_dir_all(&strict_dir).expect("dir");
+    let strict = Mosquitto::start(
+        &strict_dir,
+        &format!("cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\nrequire_certificate true"),
+    );
+    let sub = Subscriber::start(
+        &strict,
+        &strict_dir,
+        &[
+            "--cafile",
+            &ca,
+            "--cert",
+            &format!("{d}/client.pem"),
+            "--key",
+            &format!("{d}/client.key"),
+        ],
+    );
+    let strict_base = format!(
+        "location=\"mqtts://127.0.0.1:{}/faces/{{source}}\" mqtt-ca-file=\"{d}/ca.pem\"",
+        strict.port
+    );
+    let (r, warnings) = publish_nothing(&format!(
+        "{strict_base} mqtt-cert-file=\"{d}/client.pem\" mqtt-key-file=\"{d}/client.key\" spool=\"{d}/spool-cert\""
+    ));
+    assert!(r.is_ok(), "{r:?} {warnings:?}");
+    assert_eq!(
+        sub.wait_for_topic("faces/tls", 30),
+        30,
+        "every frame line, client certificate"
+    );
+    let (r, _) = publish_nothing(&format!("{strict_base} spool=\"{d}/spool-nocert\""));
+    let e = r.expect_err("no client certificate fails");
+    assert!(e.contains("mqtt-cert-file"), "{e}");
+
     let element = gst::ElementFactory::make("facejson")
         .property("location", "mqtt://camera:wrong-secret@127.0.0.1:1/faces")
         .build()
