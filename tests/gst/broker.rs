@@ -204,16 +204,12 @@ fn content(e: &serde_json::Value) -> serde_json::Value {
 
 /// A photo scaled down (a quick detector), and a black frame of its size.
 fn frames(photo: &str) -> (gst::Caps, gst::Buffer, gst::Buffer) {
-    let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale \
-         ! video/x-raw,format=RGB,width=240,height=460 ! appsink name=sink",
-        asset(&format!("photos/{photo}")).display()
+    let (caps, picture) = photo_frame(
+        &asset(&format!("photos/{photo}")),
+        "video/x-raw,format=RGB,width=240,height=460",
     );
-    let samples = run_to_eos(&desc).expect("photo decodes");
-    let sample = samples.first().expect("one frame");
-    let picture = sample.buffer().expect("buffer").to_owned();
     let black = gst::Buffer::from_mut_slice(vec![0u8; picture.size()]);
-    (sample.caps().expect("caps").to_owned(), picture, black)
+    (caps, picture, black)
 }
 
 /// The face chain from an appsrc into two facejson elements of one stream: one writes
@@ -227,14 +223,8 @@ fn chain(gallery: &Path, file: &Path, broker_opts: &str, sync: bool) -> (gst::Pi
         gallery.display(),
         file.display()
     );
-    let pipeline = gst::parse::launch(&desc)
-        .expect("pipeline")
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let src = pipeline
-        .by_name("src")
-        .and_downcast::<gst_app::AppSrc>()
-        .expect("appsrc");
+    let pipeline = launch(&desc);
+    let src = element(&pipeline, "src");
     (pipeline, src)
 }
 

@@ -26,15 +26,8 @@ impl Chain {
             gallery.display(),
             json.display()
         );
-        let pipeline = gst::parse::launch(&desc)
-            .expect("pipeline")
-            .downcast::<gst::Pipeline>()
-            .expect("a pipeline");
-        let src = pipeline
-            .by_name("src")
-            .expect("appsrc")
-            .downcast::<gst_app::AppSrc>()
-            .expect("appsrc");
+        let pipeline = launch(&desc);
+        let src: gst_app::AppSrc = element(&pipeline, "src");
         src.set_caps(Some(caps));
         pipeline.set_state(gst::State::Playing).expect("plays");
         Chain { pipeline, src }

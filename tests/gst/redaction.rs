@@ -12,18 +12,8 @@ const FRAME_NS: u64 = 40_000_000;
 
 /// The pipeline of `desc`, with its appsrc `src` and appsink `sink`.
 fn app_pipeline(desc: &str) -> (gst::Pipeline, gst_app::AppSrc, gst_app::AppSink) {
-    let pipeline = gst::parse::launch(desc)
-        .expect("pipeline")
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let src = pipeline
-        .by_name("src")
-        .and_downcast::<gst_app::AppSrc>()
-        .expect("appsrc");
-    let sink = pipeline
-        .by_name("sink")
-        .and_downcast::<gst_app::AppSink>()
-        .expect("appsink");
+    let pipeline = launch(desc);
+    let (src, sink) = (element(&pipeline, "src"), element(&pipeline, "sink"));
     (pipeline, src, sink)
 }
 

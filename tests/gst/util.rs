@@ -21,21 +21,35 @@ pub fn init() {
     });
 }
 
-/// A photo decoded by GStreamer and converted to `format`: its caps and one buffer.
-pub fn photo_buffer(path: &Path, format: &str) -> (gst::Caps, gst::Buffer) {
-    let desc = format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format={format} ! appsink name=sink",
-        path.display()
-    );
-    let pipeline = gst::parse::launch(&desc)
+/// A test's own launch line as a pipeline.
+pub fn launch(desc: &str) -> gst::Pipeline {
+    gst::parse::launch(desc)
         .expect("pipeline")
         .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let sink = pipeline
-        .by_name("sink")
-        .expect("sink")
-        .downcast::<gst_app::AppSink>()
-        .expect("appsink");
+        .expect("a pipeline")
+}
+
+/// The element `name` of `pipeline`, as the type it is.
+pub fn element<T: IsA<gst::Element>>(pipeline: &gst::Pipeline, name: &str) -> T {
+    pipeline
+        .by_name(name)
+        .and_downcast::<T>()
+        .unwrap_or_else(|| panic!("no element {name} of that type"))
+}
+
+/// A photo decoded by GStreamer and converted to `format`: its caps and one buffer.
+pub fn photo_buffer(path: &Path, format: &str) -> (gst::Caps, gst::Buffer) {
+    photo_frame(path, &format!("video/x-raw,format={format}"))
+}
+
+/// A photo decoded by GStreamer, converted and scaled to `caps` (e.g.
+/// "video/x-raw,format=RGB,width=240,height=460"): its caps and one buffer.
+pub fn photo_frame(path: &Path, caps: &str) -> (gst::Caps, gst::Buffer) {
+    let pipeline = launch(&format!(
+        "filesrc location=\"{}\" ! decodebin ! videoconvert ! videoscale ! {caps} ! appsink name=sink",
+        path.display()
+    ));
+    let sink: gst_app::AppSink = element(&pipeline, "sink");
     pipeline.set_state(gst::State::Playing).expect("plays");
     let sample = sink.pull_sample().expect("one frame");
     pipeline.set_state(gst::State::Null).expect("stops");
