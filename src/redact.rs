@@ -334,6 +334,24 @@ mod tests {
     use super::*;
 
     /// A frame of fine stripes (the detail a face has) in `format`, with its planes.
+    /// The frame over planes made by [`striped`].
+    fn frame_of<'a>(
+        format: PixelFormat,
+        w: usize,
+        h: usize,
+        planes: &'a mut [Vec<u8>],
+        strides: &[usize],
+    ) -> FrameMut<'a> {
+        FrameMut::new(
+            format,
+            w,
+            h,
+            planes.iter_mut().map(|p| p.as_mut_slice()).collect(),
+            strides.to_vec(),
+        )
+        .unwrap()
+    }
+
     fn striped(format: PixelFormat, w: usize, h: usize) -> (Vec<Vec<u8>>, Vec<usize>) {
         let mut planes = Vec::new();
         let mut strides = Vec::new();
@@ -375,14 +393,7 @@ mod tests {
             for method in [Method::Blur, Method::Pixelate, Method::Fill] {
                 let (mut planes, strides) = striped(format, w, h);
                 let before = planes.clone();
-                let mut frame = FrameMut::new(
-                    format,
-                    w,
-                    h,
-                    planes.iter_mut().map(|p| p.as_mut_slice()).collect(),
-                    strides.clone(),
-                )
-                .unwrap();
+                let mut frame = frame_of(format, w, h, &mut planes, &strides);
                 frame.hide(Rect::new(16.0, 8.0, 32.0, 32.0), method, 32.0);
                 let luma = &layouts(format)[0];
                 let inside = roughness(&planes[0], strides[0], luma.pixel, 18, 10, 46, 38);
@@ -422,14 +433,7 @@ mod tests {
         for format in PixelFormat::ALL {
             let (mut planes, strides) = striped(format, w, h);
             let before = planes.clone();
-            let mut frame = FrameMut::new(
-                format,
-                w,
-                h,
-                planes.iter_mut().map(|p| p.as_mut_slice()).collect(),
-                strides.clone(),
-            )
-            .unwrap();
+            let mut frame = frame_of(format, w, h, &mut planes, &strides);
             frame.hide_except(
                 Rect::new(0.0, 0.0, 40.0, 40.0),
                 Method::Blur,
