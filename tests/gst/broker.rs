@@ -13,11 +13,21 @@ use util::*;
 const FPS: u64 = 10;
 const FRAME_NS: u64 = 1_000_000_000 / FPS;
 
+/// A port nothing listens on, never the same twice in this process: the tests run in
+/// parallel, and one that starts its broker late must not find another's on its port.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A mosquitto on 127.0.0.1 with persistence, so a subscriber's session (and the
@@ -70,12 +80,22 @@ impl Mosquitto {
             .stderr(log)
             .spawn()
             .expect("mosquitto runs (the Debian package mosquitto)");
-        self.child = Some(child);
         let until = Instant::now() + Duration::from_secs(10);
+        let mut child = child;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < until, "mosquitto did not listen on {}", self.port);
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Listening, and it is ours: not another process that holds the port.
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.conf.with_extension("log");
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "mosquitto on {} exited: {}",
+            self.port,
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        self.child = Some(child);
     }
 
     /// Kills it (SIGTERM: it saves its sessions, as a broker being restarted does).
@@ -358,11 +378,17 @@ fn a_broker_killed_and_restarted_loses_no_event() {
 #[test]
 fn a_broker_absent_at_the_start_gets_the_spool_when_it_appears() {
     let dir = temp_dir("mqtt-absent");
-    let port = free_port();
+    // The consumer subscribes (a persistent session the broker saves), then the broker
+    // goes away before the pipeline starts: when it is back, what it receives is kept
+    // for the consumer whether or not mosquitto_sub has reconnected yet.
+    let mut broker = Mosquitto::start(&dir, "");
+    let sub = Subscriber::start(&broker, &dir, &[]);
+    broker.kill();
     let gallery = gallery_of("Barack_Obama", "obama.jpg");
     let file = dir.join("events.jsonl");
     let opts = format!(
-        "location=\"mqtt://127.0.0.1:{port}/faces/{{source}}\" spool=\"{}\"",
+        "location=\"mqtt://127.0.0.1:{}/faces/{{source}}\" spool=\"{}\"",
+        broker.port,
         dir.join("spool").display()
     );
     let (pipeline, src) = chain(&gallery, &file, &opts, false);
@@ -380,20 +406,7 @@ fn a_broker_absent_at_the_start_gets_the_spool_when_it_appears() {
     assert!(expected.len() >= 6, "{expected:?}");
 
     // The broker appears on that port while the pipeline is still up.
-    let broker_dir = dir.join("broker");
-    std::fs::create_dir_all(&broker_dir).expect("dir");
-    std::fs::write(
-        broker_dir.join("mosquitto.conf"),
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .expect("conf");
-    let mut broker = Mosquitto {
-        child: None,
-        conf: broker_dir.join("mosquitto.conf"),
-        port,
-    };
     broker.restart();
-    let sub = Subscriber::start(&broker, &dir, &[]);
     let got = sub.wait_for_events(expected.len(), Duration::from_secs(30));
     pipeline.set_state(gst::State::Null).expect("stops");
     let received: Vec<_> = unique_events(&got).iter().map(content).collect();
