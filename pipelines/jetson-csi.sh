@@ -21,5 +21,5 @@ gst-launch-1.0 -e \
     ! "video/x-raw(memory:NVMM),width=$width,height=$height,framerate=30/1" \
     ! nvvidconv ! video/x-raw,format=BGRx \
     ! queue max-size-buffers=2 leaky=downstream \
-    ! facedetect ! faceid "${id_opts[@]}" ! faceemotion ! faceannotate \
+    ! facedetect ! queue max-size-buffers=2 ! faceid "${id_opts[@]}" ! faceemotion ! faceannotate \
     ! nvvidconv ! "video/x-raw(memory:NVMM)" ! nv3dsink sync=false

@@ -15,5 +15,5 @@ id_opts=()
 gst-launch-1.0 -e \
     v4l2src device="$device" ! videoconvert ! video/x-raw,format=I420 \
     ! queue max-size-buffers=2 leaky=downstream \
-    ! facedetect ! faceid "${id_opts[@]}" ! faceemotion ! faceannotate \
+    ! facedetect ! queue max-size-buffers=2 ! faceid "${id_opts[@]}" ! faceemotion ! faceannotate \
     ! videoconvert ! autovideosink sync=false

@@ -63,27 +63,7 @@ for b in $backends; do
         "$out/arcade-1280x720-08.png" "$(ls "$out"/classroom-*.png | tail -1)" | sed 's/ (.*//'
 done
 
-ours() { # video gallery jsonl out.mp4 backend [every|small] -> prints seconds
-    local gal=() det=("backend=$5") id=("backend=$5") emo=("backend=$5")
-    [ -n "$2" ] && gal=("gallery=$2")
-    case "${6:-}" in
-        every) det+=(interval=1); id+=(reidentify-interval=1); emo+=(smoothing=1 interval=1) ;;
-        small) det+=(working-size=1280) ;;
-    esac
-    gst-launch-1.0 -e filesrc location="$1" ! decodebin ! videoconvert ! video/x-raw,format=I420 \
-        ! queue max-size-buffers=4 ! facedetect "${det[@]}" ! queue max-size-buffers=4 \
-        ! faceid "${gal[@]}" "${id[@]}" ! faceemotion "${emo[@]}" \
-        ! facejson location="$3" ! faceannotate ! queue max-size-buffers=4 \
-        ! x264enc speed-preset=ultrafast ! mp4mux ! filesink location="$4" 2>&1 \
-        | sed -n 's/^Execution ended after \([0-9:.]*\).*/\1/p' \
-        | awk -F: '{ printf "%.3f\n", $1 * 3600 + $2 * 60 + $3 }'
-}
-
-row() { # video backend frames seconds peer_fps
-    awk -v v="$1" -v b="$2" -v n="$3" -v t="$4" -v p="$5" \
-        'BEGIN { f = n / t; printf "%-14s %-12s %7d %9.2f %9.2f %9.2f %7.2fx\n", v, b, n, t, f, p, f / p }'
-}
-header() { printf '%-14s %-12s %7s %9s %9s %9s %8s\n' video backend frames ours_s ours_fps peer_fps ratio; }
+source scripts/bench-common.sh
 
 echo "== end to end (decode, detect, identify, emotion, draw, encode), same machine, back to back"
 : > "$out/fps.txt"
@@ -99,7 +79,7 @@ for v in arcade classroom classroom-hard; do
     peer_fps=$(echo "$peer_line" | sed -n 's/.*fps=\([0-9.]*\).*/\1/p')
     echo "$v $peer_fps" >> "$out/fps.txt"
     for b in $backends; do
-        t=$(ours "$file" "$gal" "$out/$v.$b.jsonl" "$out/$v.$b.mp4" "$b")
+        t=$(ours "$file" "$gal" "$out/$v.$b.jsonl" "$out/$v.$b.mp4" "$b" | cut -d" " -f1)
         n=$(wc -l < "$out/$v.$b.jsonl")   # facejson writes one line per frame
         row "$v" "$b" "$n" "$t" "$peer_fps"
     done
@@ -115,7 +95,7 @@ for v in arcade classroom-hard; do
         classroom-hard) file="$hard/video.mp4"; gal="$hard/gallery" ;;
     esac
     for b in $backends; do
-        t=$(ours "$file" "$gal" "$out/$v.$b.every.jsonl" "$out/$v.$b.every.mp4" "$b" every)
+        t=$(ours "$file" "$gal" "$out/$v.$b.every.jsonl" "$out/$v.$b.every.mp4" "$b" every | cut -d" " -f1)
         row "$v" "$b" "$(wc -l < "$out/$v.$b.every.jsonl")" "$t" "$(peer_fps_of "$v")"
     done
 done
@@ -123,7 +103,7 @@ done
 echo "== ours with facedetect working-size=1280 (small faces), classroom-hard"
 header
 for b in $backends; do
-    t=$(ours "$hard/video.mp4" "$hard/gallery" "$out/classroom-hard.$b.small.jsonl" "$out/classroom-hard.$b.small.mp4" "$b" small)
+    t=$(ours "$hard/video.mp4" "$hard/gallery" "$out/classroom-hard.$b.small.jsonl" "$out/classroom-hard.$b.small.mp4" "$b" small | cut -d" " -f1)
     row classroom-hard "$b" "$(wc -l < "$out/classroom-hard.$b.small.jsonl")" "$t" "$(peer_fps_of classroom-hard)"
 done
 

@@ -10,12 +10,14 @@
 //! loads on machines without them). `auto` picks the fastest that works here and says why.
 
 pub mod onnxruntime;
+pub mod precision;
 #[cfg(feature = "tensorrt")]
 pub mod tensorrt;
 pub mod tract;
 
 use crate::tensor::Tensor;
 use anyhow::{Context, Result, bail};
+pub use precision::Precision;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -121,7 +123,8 @@ pub struct TensorRtOptions {
     /// Where built engines are kept; `None` = next to the ONNX file if writable, else
     /// `$XDG_CACHE_HOME/gst-face/engines`.
     pub cache_dir: Option<PathBuf>,
-    /// Build engines with fp16 kernels allowed.
+    /// Build engines with fp16 kernels allowed; `false` makes precision `auto` mean fp32
+    /// (the `fp16` property from before `precision` existed).
     pub fp16: bool,
     /// Run on this DLA core (Jetson Xavier: 0 or 1), falling back to the GPU for layers
     /// the DLA cannot run.
@@ -149,6 +152,9 @@ pub struct BackendOptions {
     /// libonnxruntime to load; when `None`, `ORT_DYLIB_PATH`, then the system's
     /// `libonnxruntime.so`. One process loads one ONNX Runtime library: the first wins.
     pub onnxruntime_library: Option<PathBuf>,
+    /// fp32, int8 or fp16 (TensorRT), or the best this backend and CPU run: see
+    /// [`precision`]. It picks the model file beside the one given.
+    pub precision: Precision,
     pub tensorrt: TensorRtOptions,
 }
 
@@ -175,6 +181,10 @@ impl BackendOptions {
 pub struct Loaded {
     pub model: Arc<dyn Backend>,
     pub kind: BackendKind,
+    /// The file loaded (the int8 one beside the model given, for int8 on the CPU).
+    pub path: PathBuf,
+    /// The precision it runs in (never `Auto`).
+    pub precision: Precision,
     /// One line for the log: e.g. "auto: TensorRT not built in (feature tensorrt);
     /// ONNX Runtime 1.31.1 from /opt/ort/libonnxruntime.so.1.31.1".
     pub reason: String,
@@ -184,6 +194,8 @@ impl fmt::Debug for Loaded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Loaded")
             .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("precision", &self.precision)
             .field("reason", &self.reason)
             .finish()
     }
@@ -193,6 +205,7 @@ impl fmt::Debug for Loaded {
 struct CacheKey {
     path: PathBuf,
     kind: BackendKind,
+    precision: Precision,
     // Only the options the backend reads, so tract models are shared whatever the rest.
     onnxruntime_library: Option<PathBuf>,
     tensorrt: Option<TensorRtOptions>,
@@ -237,9 +250,14 @@ pub fn onnx_input_dims(path: &Path) -> Result<Vec<Option<usize>>> {
         .collect())
 }
 
-/// Loads `path` with one backend and its default options (or the instance already loaded).
+/// Loads the file `path` itself, in fp32, with one backend and its default options (or
+/// the instance already loaded): no int8 file beside it is taken in its place.
 pub fn load(path: &Path, kind: BackendKind) -> Result<Arc<dyn Backend>> {
-    load_with(path, &BackendOptions::only(kind)).map(|l| l.model)
+    let options = BackendOptions {
+        precision: Precision::Fp32,
+        ..BackendOptions::only(kind)
+    };
+    load_with(path, &options).map(|l| l.model)
 }
 
 /// Loads `path` as `options` ask, or returns the instance already loaded in this process.
@@ -253,11 +271,13 @@ pub fn load_with(path: &Path, options: &BackendOptions) -> Result<Loaded> {
     }
     match options.choice {
         BackendChoice::Only(kind) => {
-            let model = load_kind(path, kind, options)?;
+            let (model, r) = load_kind(path, kind, options)?;
             Ok(Loaded {
                 model,
                 kind,
-                reason: format!("backend={kind} was asked for"),
+                reason: format!("backend={kind} was asked for; {}", r.why),
+                path: r.path,
+                precision: r.precision,
             })
         }
         BackendChoice::Auto => {
@@ -266,21 +286,25 @@ pub fn load_with(path: &Path, options: &BackendOptions) -> Result<Loaded> {
                 let tried =
                     available(kind, options).and_then(|how| load_kind(path, kind, options).map(|model| (model, how)));
                 match tried {
-                    Ok((model, how)) => {
+                    Ok(((model, r), how)) => {
                         return Ok(Loaded {
                             model,
                             kind,
-                            reason: auto_reason(&skipped, &how),
+                            reason: format!("{}; {}", auto_reason(&skipped, &how), r.why),
+                            path: r.path,
+                            precision: r.precision,
                         });
                     }
                     Err(e) => skipped.push(format!("{kind} skipped: {e:#}")),
                 }
             }
-            let model = load_kind(path, BackendKind::Tract, options)?;
+            let (model, r) = load_kind(path, BackendKind::Tract, options)?;
             Ok(Loaded {
                 model,
                 kind: BackendKind::Tract,
-                reason: auto_reason(&skipped, "tract"),
+                reason: format!("{}; {}", auto_reason(&skipped, "tract"), r.why),
+                path: r.path,
+                precision: r.precision,
             })
         }
     }
@@ -308,10 +332,21 @@ pub fn available(kind: BackendKind, options: &BackendOptions) -> Result<String> 
     }
 }
 
-fn load_kind(path: &Path, kind: BackendKind, options: &BackendOptions) -> Result<Arc<dyn Backend>> {
+fn load_kind(
+    path: &Path,
+    kind: BackendKind,
+    options: &BackendOptions,
+) -> Result<(Arc<dyn Backend>, precision::Resolved)> {
+    let asked = match options.precision {
+        Precision::Auto if kind == BackendKind::TensorRt && !options.tensorrt.fp16 => Precision::Fp32,
+        p => p,
+    };
+    let resolved = precision::resolve(path, kind, asked)?;
+    let path = resolved.path.as_path();
     let key = CacheKey {
         path: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
         kind,
+        precision: resolved.precision,
         onnxruntime_library: (kind == BackendKind::OnnxRuntime)
             .then(|| options.onnxruntime_library.clone())
             .flatten(),
@@ -320,7 +355,7 @@ fn load_kind(path: &Path, kind: BackendKind, options: &BackendOptions) -> Result
     // Holding the lock while loading makes two elements starting together load once.
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(model) = cache.get(&key).and_then(Weak::upgrade) {
-        return Ok(model);
+        return Ok((model, resolved));
     }
     let model: Arc<dyn Backend> = match kind {
         BackendKind::Tract => {
@@ -332,7 +367,7 @@ fn load_kind(path: &Path, kind: BackendKind, options: &BackendOptions) -> Result
         ),
         #[cfg(feature = "tensorrt")]
         BackendKind::TensorRt => Arc::new(
-            tensorrt::TensorRtModel::load(&key.path, &options.tensorrt)
+            tensorrt::TensorRtModel::load(&key.path, &options.tensorrt, resolved.precision)
                 .with_context(|| format!("loading {} with TensorRT", path.display()))?,
         ),
         #[cfg(not(feature = "tensorrt"))]
@@ -342,5 +377,5 @@ fn load_kind(path: &Path, kind: BackendKind, options: &BackendOptions) -> Result
     };
     cache.retain(|_, m| m.strong_count() > 0);
     cache.insert(key, Arc::downgrade(&model));
-    Ok(model)
+    Ok((model, resolved))
 }

@@ -15,6 +15,7 @@
 //!   batching), `profile` and `cache` are unit-tested without a GPU.
 
 mod cache;
+mod calibration;
 mod cuda;
 mod ffi;
 mod library;
@@ -22,7 +23,7 @@ mod profile;
 mod runner;
 mod shim;
 
-use super::{Backend, TensorRtOptions};
+use super::{Backend, Precision, TensorRtOptions, precision};
 use crate::tensor::Tensor;
 use anyhow::{Context, Result};
 use std::fs;
@@ -57,7 +58,11 @@ pub struct TensorRtModel {
 impl TensorRtModel {
     /// Loads `opts.engine` as it is, or the cached engine for `onnx` with these options,
     /// building and caching it first when there is none.
-    pub fn load(onnx: &Path, opts: &TensorRtOptions) -> Result<Self> {
+    /// Loads `opts.engine`, or the cached engine built from `onnx` at `precision` (fp32,
+    /// fp16 or int8), building it first when there is none. int8 takes the ranges of the
+    /// calibration cache beside `onnx` (TensorRT < 11: implicit quantisation, which the
+    /// Xavier's DLA needs), or builds from the QDQ int8 model beside it (TensorRT 11 on).
+    pub fn load(onnx: &Path, opts: &TensorRtOptions, precision: Precision) -> Result<Self> {
         let trt = library::tensorrt()?;
         let gpu = cuda::gpu()?;
         let runtime = ffi::Runtime::new(trt.create_runtime, opts.dla_core)?;
@@ -76,8 +81,13 @@ impl TensorRtModel {
                 (engine, Some(path.clone()))
             }
             None => {
-                let fp16 = opts.fp16 && ffi::has_fp16_flag();
-                if opts.fp16 && !fp16 {
+                let int8 = precision == Precision::Int8;
+                let (onnx, ranges) = int8_source(onnx, int8)?;
+                let onnx = onnx.as_path();
+                // int8 keeps fp16 for the layers it cannot quantise.
+                let want_fp16 = matches!(precision, Precision::Fp16 | Precision::Int8);
+                let fp16 = want_fp16 && ffi::has_fp16_flag();
+                if want_fp16 && !fp16 {
                     notes.push(
                         "fp16 not applied: from TensorRT 11 on, precision comes from the model's own types".into(),
                     );
@@ -86,7 +96,13 @@ impl TensorRtModel {
                     onnx,
                     tensorrt: trt.version,
                     gpu: &gpu.name,
-                    fp16,
+                    precision: if int8 {
+                        "int8"
+                    } else if fp16 {
+                        "fp16"
+                    } else {
+                        "fp32"
+                    },
                     dla_core: opts.dla_core,
                     max_batch: opts.max_batch,
                 };
@@ -108,7 +124,7 @@ impl TensorRtModel {
                 match cached {
                     Some((engine, path)) => (engine, Some(path)),
                     None => {
-                        let blob = build_engine(trt, onnx, fp16, opts, &mut notes)?;
+                        let blob = build_engine(trt, onnx, fp16, ranges.as_deref(), opts, &mut notes)?;
                         let file = match cache::store(&dirs, &name, &blob) {
                             Ok(path) => Some(path),
                             Err(e) => {
@@ -145,10 +161,41 @@ impl TensorRtModel {
     }
 }
 
+/// Each tensor's name and largest absolute value, from a calibration cache.
+type Ranges = Vec<(String, f32)>;
+
+/// The ONNX file an int8 engine is built from, and the dynamic ranges it takes.
+fn int8_source(onnx: &Path, int8: bool) -> Result<(PathBuf, Option<Ranges>)> {
+    if !int8 {
+        return Ok((onnx.to_path_buf(), None));
+    }
+    if ffi::has_int8_flag() {
+        let cache = precision::calibration_path(onnx);
+        if !cache.is_file() {
+            anyhow::bail!(
+                "precision=int8: no calibration cache {} beside {} (models/convert/run-int8.sh makes one)",
+                cache.display(),
+                onnx.display()
+            );
+        }
+        Ok((onnx.to_path_buf(), Some(calibration::read(&cache)?)))
+    } else {
+        let qdq = precision::int8_path(onnx);
+        if !qdq.is_file() {
+            anyhow::bail!(
+                "precision=int8: TensorRT 11 builds int8 from a QDQ model, and there is no {}",
+                qdq.display()
+            );
+        }
+        Ok((qdq, None))
+    }
+}
+
 fn build_engine(
     trt: &library::TensorRt,
     onnx: &Path,
     fp16: bool,
+    ranges: Option<&[(String, f32)]>,
     opts: &TensorRtOptions,
     notes: &mut Vec<String>,
 ) -> Result<Vec<u8>> {
@@ -161,13 +208,20 @@ fn build_engine(
     let create_parser = trt.parser()?;
     let mut network = ffi::Network::from_onnx(trt.create_builder, create_parser, onnx)?;
     let profile = profile::for_inputs(&network.inputs()?, opts.max_batch)?;
-    let (blob, fp16_used) = network
-        .build(fp16, opts.dla_core, &profile)
+    let built = network
+        .build(fp16, ranges, opts.dla_core, &profile)
         .with_context(|| format!("building a TensorRT engine from {}", onnx.display()))?;
-    if fp16 && !fp16_used {
+    if fp16 && !built.fp16_used {
         notes.push("fp16 not applied: this GPU has no fast fp16".into());
     }
-    Ok(blob)
+    if let Some(ranges) = ranges {
+        notes.push(format!(
+            "int8: {} of the calibration cache's {} ranges matched a tensor",
+            built.ranges_set,
+            ranges.len()
+        ));
+    }
+    Ok(built.blob)
 }
 
 /// The TensorRT and GPU in use, for messages.
@@ -258,7 +312,9 @@ mod tests {
             return;
         }
         let onnx = crate::default_model("emotion-minixception.onnx");
-        let err = TensorRtModel::load(&onnx, &TensorRtOptions::default()).err().unwrap();
+        let err = TensorRtModel::load(&onnx, &TensorRtOptions::default(), Precision::Fp16)
+            .err()
+            .unwrap();
         assert!(format!("{err:#}").contains("libnvinfer"), "{err:#}");
         // Through the backend registry as the elements call it.
         let err = crate::backend::load(&onnx, crate::backend::BackendKind::TensorRt)

@@ -83,7 +83,7 @@ impl TractModel {
         let plan: Plan = model
             .into_optimized()
             .and_then(|m| m.into_runnable())
-            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .map_err(|e| anyhow::anyhow!("{}", e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")))
             .with_context(|| format!("tract could not build a plan for input shapes {shapes:?}"))?;
         let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
         if plans.len() >= MAX_PLANS {

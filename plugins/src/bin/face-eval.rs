@@ -22,7 +22,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use faceengine::backend::{self, BackendChoice, BackendOptions};
+use faceengine::backend::{self, BackendChoice, BackendOptions, Precision};
 use faceengine::detect::{Detector, DetectorConfig};
 use faceengine::embed::{Embedder, cosine};
 use faceengine::emotion::{EmotionClassifier, FER_LABELS, parse_labels};
@@ -145,6 +145,24 @@ struct BackendArg {
         value_parser = backend_choice
     )]
     choice: BackendChoice,
+    /// Numeric precision (auto: int8 on ONNX Runtime where the CPU has VNNI and the int8
+    /// model was faster when made, else fp32)
+    #[arg(long, value_name = "auto|fp32|int8|fp16", default_value_t = Precision::Auto, value_parser = precision)]
+    precision: Precision,
+}
+
+impl BackendArg {
+    fn options(&self) -> BackendOptions {
+        BackendOptions {
+            choice: self.choice,
+            precision: self.precision,
+            ..BackendOptions::default()
+        }
+    }
+}
+
+fn precision(s: &str) -> Result<Precision, String> {
+    Precision::parse(s).map_err(|e| e.to_string())
 }
 
 /// What every subcommand takes.
@@ -252,10 +270,7 @@ fn rgb_image(path: &Path) -> Result<image::RgbImage> {
 
 /// `--backend auto|tract|onnxruntime|tensorrt` (default auto, as in the elements).
 fn backend_options(common: &Common) -> BackendOptions {
-    BackendOptions {
-        choice: common.backend.choice,
-        ..BackendOptions::default()
-    }
+    common.backend.options()
 }
 
 fn detector(common: &Common, detector: &DetectorArgs) -> Result<Detector> {
@@ -674,10 +689,7 @@ fn video(a: &VideoArgs) -> Result<()> {
     let mut settings = ChainSettings {
         detector: a.detector.model.clone(),
         gallery: a.gallery.clone(),
-        options: BackendOptions {
-            choice: a.backend.choice,
-            ..BackendOptions::default()
-        },
+        options: a.backend.options(),
         ..ChainSettings::default()
     };
     if a.all_landmarks {
@@ -710,10 +722,7 @@ fn video(a: &VideoArgs) -> Result<()> {
 /// strongest attack on the hiding (the attacker knows exactly where the face was); the
 /// detector is also run on the hidden frame, to count the faces it still finds there.
 fn redaction(a: &RedactionArgs) -> Result<()> {
-    let options = BackendOptions {
-        choice: a.backend.choice,
-        ..BackendOptions::default()
-    };
+    let options = a.backend.options();
     let (det, _) = Detector::load(&a.detector.model, &options)?;
     let sface = faceengine::default_model("sface.onnx");
     let embedder = Embedder::new(backend::load_with(&sface, &options)?.model);

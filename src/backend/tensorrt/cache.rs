@@ -20,7 +20,8 @@ pub(crate) struct EngineKey<'a> {
     pub tensorrt: (u32, u32, u32),
     /// The CUDA device name, e.g. "Xavier" or "NVIDIA GeForce RTX 3090".
     pub gpu: &'a str,
-    pub fp16: bool,
+    /// "fp32", "fp16" or "int8".
+    pub precision: &'static str,
     pub dla_core: Option<u32>,
     pub max_batch: usize,
 }
@@ -39,7 +40,7 @@ pub(crate) fn engine_file_name(key: &EngineKey) -> String {
     format!(
         "{model}_b{}_{device}_{}_trt{major}.{minor}.{patch}_{}.engine",
         key.max_batch.max(1),
-        if key.fp16 { "fp16" } else { "fp32" },
+        key.precision,
         sanitise(key.gpu)
     )
 }
@@ -155,7 +156,7 @@ mod tests {
             onnx,
             tensorrt: (8, 5, 2),
             gpu: "Xavier",
-            fp16: true,
+            precision: "fp16",
             dla_core: None,
             max_batch: 16,
         }
@@ -176,7 +177,7 @@ mod tests {
             "sface.onnx_b16_gpu0_fp16_trt8.5.2_xavier.engine"
         );
         let k = EngineKey {
-            fp16: false,
+            precision: "fp32",
             dla_core: Some(1),
             max_batch: 4,
             tensorrt: (10, 3, 0),
@@ -187,6 +188,12 @@ mod tests {
             engine_file_name(&k),
             "sface.onnx_b4_dla1_fp32_trt10.3.0_nvidia-geforce-rtx-3090.engine"
         );
+        let k = EngineKey {
+            precision: "int8",
+            dla_core: Some(0),
+            ..key(onnx)
+        };
+        assert_eq!(engine_file_name(&k), "sface.onnx_b16_dla0_int8_trt8.5.2_xavier.engine");
     }
 
     #[test]
@@ -195,7 +202,11 @@ mod tests {
         let base = engine_file_name(&key(onnx));
         let variants = [
             EngineKey {
-                fp16: false,
+                precision: "fp32",
+                ..key(onnx)
+            },
+            EngineKey {
+                precision: "int8",
                 ..key(onnx)
             },
             EngineKey {

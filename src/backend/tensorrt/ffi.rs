@@ -33,6 +33,10 @@ struct BuildOptions {
     fp16: i32,
     dla_core: i32,
     workspace: usize,
+    int8: i32,
+    nb_ranges: i32,
+    range_names: *const *const c_char,
+    range_amax: *const f32,
 }
 
 #[repr(C)]
@@ -48,6 +52,7 @@ unsafe extern "C" {
     fn gfs_trt_header_version(major: *mut i32, minor: *mut i32, patch: *mut i32);
     fn gfs_trt_has_onnx_parser() -> i32;
     fn gfs_trt_has_fp16_flag() -> i32;
+    fn gfs_trt_has_int8_flag() -> i32;
 
     fn gfs_trt_runtime_new(create: CreateFn, dla_core: i32, err: *mut c_char, err_len: usize) -> *mut RawRuntime;
     fn gfs_trt_runtime_free(runtime: *mut RawRuntime);
@@ -132,6 +137,7 @@ unsafe extern "C" {
         data: *mut *const c_void,
         len: *mut usize,
         fp16_used: *mut i32,
+        ranges_set: *mut i32,
         err: *mut c_char,
         err_len: usize,
     ) -> i32;
@@ -149,6 +155,12 @@ pub(crate) fn header_version() -> (u32, u32, u32) {
 pub(crate) fn has_onnx_parser() -> bool {
     // SAFETY: returns a compile-time constant.
     unsafe { gfs_trt_has_onnx_parser() != 0 }
+}
+
+/// Whether these headers still build implicit int8 from dynamic ranges (TensorRT < 11).
+pub(crate) fn has_int8_flag() -> bool {
+    // SAFETY: no arguments, returns a constant.
+    unsafe { gfs_trt_has_int8_flag() != 0 }
 }
 
 pub(crate) fn has_fp16_flag() -> bool {
@@ -401,8 +413,19 @@ impl Network {
         Ok(out)
     }
 
-    /// Builds and serializes the engine; returns it and whether fp16 was allowed.
-    pub fn build(&mut self, fp16: bool, dla_core: Option<u32>, profile: &[ProfileEntry]) -> Result<(Vec<u8>, bool)> {
+    /// Builds and serializes the engine; returns it, whether fp16 was allowed and how many
+    /// of the int8 ranges (`int8`: tensor name, largest absolute value) named a tensor.
+    pub fn build(
+        &mut self,
+        fp16: bool,
+        int8: Option<&[(String, f32)]>,
+        dla_core: Option<u32>,
+        profile: &[ProfileEntry],
+    ) -> Result<Built> {
+        let ranges = int8.unwrap_or_default();
+        let range_names = ranges.iter().map(|(n, _)| c_name(n)).collect::<Result<Vec<_>>>()?;
+        let range_ptrs: Vec<*const c_char> = range_names.iter().map(|n| n.as_ptr()).collect();
+        let range_amax: Vec<f32> = ranges.iter().map(|(_, a)| *a).collect();
         let names = profile.iter().map(|p| c_name(&p.name)).collect::<Result<Vec<_>>>()?;
         let mut entries = Vec::with_capacity(profile.len());
         for (p, name) in profile.iter().zip(&names) {
@@ -426,12 +449,16 @@ impl Network {
             fp16: fp16 as i32,
             dla_core: dla_core.map_or(-1, |c| c.min(i32::MAX as u32) as i32),
             workspace: 0,
+            int8: int8.is_some() as i32,
+            nb_ranges: i32::try_from(ranges.len()).context("too many int8 ranges")?,
+            range_names: range_ptrs.as_ptr(),
+            range_amax: range_amax.as_ptr(),
         };
         let mut blob: *mut c_void = std::ptr::null_mut();
         let mut data: *const c_void = std::ptr::null();
-        let (mut len, mut fp16_used) = (0usize, 0i32);
-        // SAFETY: live handle; options and entries (whose names outlive the call) are
-        // valid for reading; out-pointers are locals.
+        let (mut len, mut fp16_used, mut ranges_set) = (0usize, 0i32, 0i32);
+        // SAFETY: live handle; options, entries and the ranges (whose names outlive the
+        // call) are valid for reading; out-pointers are locals.
         check(|err, elen| unsafe {
             gfs_trt_network_build(
                 self.0.as_ptr(),
@@ -442,6 +469,7 @@ impl Network {
                 &mut data,
                 &mut len,
                 &mut fp16_used,
+                &mut ranges_set,
                 err,
                 elen,
             )
@@ -457,8 +485,19 @@ impl Network {
         if bytes.is_empty() {
             bail!("TensorRT built an empty engine");
         }
-        Ok((bytes, fp16_used != 0))
+        Ok(Built {
+            blob: bytes,
+            fp16_used: fp16_used != 0,
+            ranges_set: usize::try_from(ranges_set).unwrap_or(0),
+        })
     }
+}
+
+/// A serialized engine and what the build applied.
+pub struct Built {
+    pub blob: Vec<u8>,
+    pub fp16_used: bool,
+    pub ranges_set: usize,
 }
 
 impl Drop for Network {
@@ -478,6 +517,7 @@ mod tests {
         // build.rs only accepts TensorRT >= 8.5 headers (shim.cpp has an #error below).
         assert!(major >= 8, "header major {major}");
         assert_eq!(has_fp16_flag(), major < 11);
+        assert_eq!(has_int8_flag(), major < 11);
         // Every header set build.rs may pick (JetPack, trtx-sys) ships NvOnnxParser.h.
         assert!(has_onnx_parser());
     }

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <string>
 #include <type_traits>
@@ -197,6 +198,8 @@ int32_t gfs_trt_has_fp16_flag(void) {
     // file's own types, and BuilderFlag::kFP16 is gone.
     return NV_TENSORRT_MAJOR < 11 ? 1 : 0;
 }
+
+int32_t gfs_trt_has_int8_flag(void) { return NV_TENSORRT_MAJOR < 11 ? 1 : 0; }
 
 GfsTrtRuntime *gfs_trt_runtime_new(gfs_trt_create_fn create_runtime, int32_t dla_core, char *err, size_t err_len) {
     GfsTrtRuntime *out = nullptr;
@@ -451,7 +454,7 @@ int32_t gfs_trt_network_input(GfsTrtNetwork const *network, int32_t index, char 
 
 int32_t gfs_trt_network_build(GfsTrtNetwork *network, GfsTrtBuildOptions const *options,
                               GfsTrtProfileEntry const *profile, int32_t nb_profile, void **blob, void const **data,
-                              size_t *len, int32_t *fp16_used, char *err, size_t err_len) {
+                              size_t *len, int32_t *fp16_used, int32_t *ranges_set, char *err, size_t err_len) {
     return guarded(err, err_len, [&]() -> int32_t {
         nvinfer1::IBuilder *builder = network->builder;
         nvinfer1::IBuilderConfig *config = builder->createBuilderConfig();
@@ -486,6 +489,45 @@ int32_t gfs_trt_network_build(GfsTrtNetwork *network, GfsTrtBuildOptions const *
         }
 #pragma GCC diagnostic pop
 #endif
+
+        *ranges_set = 0;
+        if (options->int8) {
+#if NV_TENSORRT_MAJOR < 11
+            // Implicit quantisation from a calibration cache's ranges: no calibrator runs,
+            // so the build needs no images, and the ranges work on the DLA as on the GPU.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+            config->setFlag(nvinfer1::BuilderFlag::kINT8);
+            std::map<std::string, float> amax;
+            for (int32_t i = 0; i < options->nb_ranges; ++i) {
+                amax[options->range_names[i]] = options->range_amax[i];
+            }
+            nvinfer1::INetworkDefinition *net = network->network;
+            auto apply = [&](nvinfer1::ITensor *t) {
+                if (t == nullptr) {
+                    return;
+                }
+                auto it = amax.find(t->getName());
+                if (it != amax.end() && t->setDynamicRange(-it->second, it->second)) {
+                    ++*ranges_set;
+                    amax.erase(it);
+                }
+            };
+            for (int32_t i = 0; i < net->getNbInputs(); ++i) {
+                apply(net->getInput(i));
+            }
+            for (int32_t l = 0; l < net->getNbLayers(); ++l) {
+                nvinfer1::ILayer *layer = net->getLayer(l);
+                for (int32_t o = 0; o < layer->getNbOutputs(); ++o) {
+                    apply(layer->getOutput(o));
+                }
+            }
+#pragma GCC diagnostic pop
+#else
+            fail(err, err_len, "int8 with dynamic ranges needs TensorRT < 11; build from the QDQ int8 model instead");
+            return -1;
+#endif
+        }
 
         if (options->dla_core >= 0) {
             int32_t cores = builder->getNbDLACores();

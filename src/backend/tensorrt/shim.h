@@ -41,6 +41,9 @@ void gfs_trt_header_version(int32_t *major, int32_t *minor, int32_t *patch);
 int32_t gfs_trt_has_onnx_parser(void);
 /* 1 when these headers still have the fp16 builder flag (TensorRT < 11). */
 int32_t gfs_trt_has_fp16_flag(void);
+/* 1 when these headers still have implicit int8 (the int8 builder flag and per-tensor
+ * dynamic ranges, TensorRT < 11); from 11 on int8 comes from a QDQ model's own types. */
+int32_t gfs_trt_has_int8_flag(void);
 
 /* ---- running ---- */
 
@@ -91,6 +94,12 @@ typedef struct GfsTrtBuildOptions {
     int32_t fp16;     /* allow fp16 kernels (where the GPU has fast fp16) */
     int32_t dla_core; /* < 0: GPU only; else that DLA core, with GPU fallback */
     size_t workspace; /* workspace memory limit in bytes, 0 = TensorRT's default */
+    int32_t int8;     /* allow int8 kernels, with the dynamic ranges below (TensorRT < 11) */
+    /* int8: the largest absolute value of each named tensor (a calibration cache's
+     * scale x 127); tensors without one stay in fp16/fp32. */
+    int32_t nb_ranges;
+    const char *const *range_names;
+    const float *range_amax;
 } GfsTrtBuildOptions;
 
 /* One optimisation profile entry: min/opt/max shapes for one input, nb_dims each. */
@@ -103,10 +112,11 @@ typedef struct GfsTrtProfileEntry {
 } GfsTrtProfileEntry;
 
 /* Builds and serializes an engine: *data holds *len bytes and lives until *blob is freed
- * with gfs_trt_blob_free. fp16_used tells whether fp16 kernels were actually allowed. */
+ * with gfs_trt_blob_free. fp16_used tells whether fp16 kernels were actually allowed;
+ * ranges_set how many of the int8 dynamic ranges named a tensor of the network. */
 int32_t gfs_trt_network_build(GfsTrtNetwork *network, const GfsTrtBuildOptions *options,
                               const GfsTrtProfileEntry *profile, int32_t nb_profile, void **blob, const void **data,
-                              size_t *len, int32_t *fp16_used, char *err, size_t err_len);
+                              size_t *len, int32_t *fp16_used, int32_t *ranges_set, char *err, size_t err_len);
 void gfs_trt_blob_free(void *blob);
 
 #ifdef __cplusplus
