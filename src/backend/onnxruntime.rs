@@ -6,6 +6,8 @@
 //! found. The library the PyPI `onnxruntime` wheel ships (`onnxruntime/capi/
 //! libonnxruntime.so.*`) works; `scripts/fetch-onnxruntime.sh` extracts it.
 
+mod prelu;
+
 use super::Backend;
 use crate::tensor::Tensor;
 use anyhow::{Context, Result, anyhow, bail};
@@ -132,10 +134,14 @@ impl OrtModel {
             // another element's model needs.
             .with_intra_op_spinning(false)
             .map_err(|e| err(&e))?;
-        let session = builder
-            .commit_from_file(path)
-            .map_err(|e| err(&e))
-            .context("ONNX Runtime could not load the model")?;
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let session = match prelu::split(&bytes)? {
+            Some(split) => builder.commit_from_memory(&split),
+            // The file itself, so that a model with external data finds it beside it.
+            None => builder.commit_from_file(path),
+        }
+        .map_err(|e| err(&e))
+        .context("ONNX Runtime could not load the model")?;
         let inputs = session.inputs().iter().map(|o| o.name().to_string()).collect();
         let outputs = session.outputs().iter().map(|o| o.name().to_string()).collect();
         Ok(Self {
