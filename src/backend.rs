@@ -213,16 +213,21 @@ struct CacheKey {
 
 static CACHE: LazyLock<Mutex<HashMap<CacheKey, Weak<dyn Backend>>>> = LazyLock::new(Default::default);
 
+/// An ONNX file's protobuf as it is on disk, read without planning anything.
+pub(crate) fn onnx_proto(path: &Path) -> Result<tract_onnx::pb::ModelProto> {
+    use tract_onnx::prelude::Framework;
+    tract_onnx::onnx()
+        .proto_model_for_path(path)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| format!("cannot read ONNX file {}", path.display()))
+}
+
 /// The declared shape of an ONNX file's first input, read from the file itself so the
 /// answer does not depend on the backend: `None` for a symbolic axis (a batch axis).
 pub fn onnx_input_dims(path: &Path) -> Result<Vec<Option<usize>>> {
     use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
     use tract_onnx::pb::type_proto::Value as Type;
-    use tract_onnx::prelude::Framework;
-    let proto = tract_onnx::onnx()
-        .proto_model_for_path(path)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("cannot read ONNX file {}", path.display()))?;
+    let proto = onnx_proto(path)?;
     let graph = proto
         .graph
         .as_ref()

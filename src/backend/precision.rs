@@ -11,7 +11,7 @@
 //! Gemm), so it runs fp32 only. TensorRT's `auto` is fp16.
 
 use super::BackendKind;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -93,11 +93,7 @@ pub fn cpu_has_vnni() -> bool {
 /// What an int8 file says `auto` should do with it (`gst_face_auto`), and the measurement
 /// behind that (`gst_face_auto_why`); `None` for files without the note.
 pub fn auto_note(path: &Path) -> Result<Option<(String, String)>> {
-    use tract_onnx::prelude::Framework;
-    let proto = tract_onnx::onnx()
-        .proto_model_for_path(path)
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(|| format!("cannot read ONNX file {}", path.display()))?;
+    let proto = super::onnx_proto(path)?;
     let get = |key: &str| {
         proto
             .metadata_props
