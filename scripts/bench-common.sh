@@ -1,5 +1,16 @@
-# Shared by scripts/bench.sh and scripts/bench-int8.sh (sourced): our pipeline as the
-# benchmarks run it, and the table rows.
+# Shared by scripts/bench.sh and scripts/bench-int8.sh (sourced): the peer's models and
+# the classroom videos, our pipeline as the benchmarks run it, and the table rows.
+
+bench_inputs() { # out python shared seconds -> sets $classroom and $hard
+    # The peer reads the same ONNX files we ship.
+    mkdir -p "$1/peer-models"
+    cp models/yunet.onnx models/sface.onnx "$1/peer-models/"
+    cp models/emotion-minixception.onnx "$1/peer-models/emotion.onnx"
+    classroom="$1/classroom-${4}s"
+    hard="$1/classroom-hard-${4}s"
+    [ -f "$classroom/video.mp4" ] || "$2" "$3/tools/make_classroom_video.py" "$3/data/lfw" "$classroom" --seconds "$4" >/dev/null
+    [ -f "$hard/video.mp4" ] || "$2" "$3/tools/make_classroom_video.py" "$3/data/lfw" "$hard" --seconds "$4" --hard >/dev/null
+}
 
 ours() { # video gallery jsonl out.mp4 backend [every|small|-] [precision] -> "seconds peak_rss_MiB"
     local gal=() det=("backend=$5") id=("backend=$5") emo=("backend=$5") p=${7:-auto}

@@ -26,13 +26,7 @@ export GST_REGISTRY="$PWD/$out/registry.bin"
 source scripts/bench-common.sh
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), VNNI: $(grep -q vnni /proc/cpuinfo && echo yes || echo no)"
 
-mkdir -p "$out/peer-models"
-cp models/yunet.onnx models/sface.onnx "$out/peer-models/"
-cp models/emotion-minixception.onnx "$out/peer-models/emotion.onnx"
-classroom="$out/classroom-${seconds}s"
-hard="$out/classroom-hard-${seconds}s"
-[ -f "$classroom/video.mp4" ] || "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$classroom" --seconds "$seconds" >/dev/null
-[ -f "$hard/video.mp4" ] || "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$hard" --seconds "$seconds" --hard >/dev/null
+bench_inputs "$out" "$py" "$shared" "$seconds"
 
 echo "== per-stage cost, ONNX Runtime (milliseconds)"
 gst-launch-1.0 -q filesrc location="$classroom/video.mp4" ! decodebin ! videoconvert \

@@ -31,23 +31,12 @@ else
 fi
 export GST_PLUGIN_PATH="$PWD/target/release"
 export GST_REGISTRY="$PWD/$out/registry.bin"
+source scripts/bench-common.sh
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
-# The peer reads the same ONNX files we ship.
-mkdir -p "$out/peer-models"
-cp models/yunet.onnx models/sface.onnx "$out/peer-models/"
-cp models/emotion-minixception.onnx "$out/peer-models/emotion.onnx"
-
+bench_inputs "$out" "$py" "$shared" "$seconds"
 arcade="$shared/data/video/arcade_1080p.mp4"
-classroom="$out/classroom-${seconds}s"
-if [ ! -f "$classroom/video.mp4" ]; then
-    "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$classroom" --seconds "$seconds" >/dev/null
-fi
-hard="$out/classroom-hard-${seconds}s"
-if [ ! -f "$hard/video.mp4" ]; then
-    "$py" "$shared/tools/make_classroom_video.py" "$shared/data/lfw" "$hard" --seconds "$seconds" --hard >/dev/null
-fi
 
 echo "== per-stage cost (release build; milliseconds)"
 for size in 640x360 1280x720; do
@@ -62,8 +51,6 @@ for b in $backends; do
     ./target/release/face-bench --backend "$b" --iterations 10 "$out/arcade-640x360-08.png" \
         "$out/arcade-1280x720-08.png" "$(ls "$out"/classroom-*.png | tail -1)" | sed 's/ (.*//'
 done
-
-source scripts/bench-common.sh
 
 echo "== end to end (decode, detect, identify, emotion, draw, encode), same machine, back to back"
 : > "$out/fps.txt"
